@@ -1,0 +1,6 @@
+# Shared environment for Caisson's scripts: caches live outside the clone.
+CAISSON_CACHE="${CAISSON_CACHE:-$HOME/.cache/caisson}"
+export CAISSON_CACHE
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CAISSON_CACHE/target}"
+export CAISSON_FIXTURES="${CAISSON_FIXTURES:-$CAISSON_CACHE/fixtures}"
+mkdir -p "$CAISSON_CACHE"
