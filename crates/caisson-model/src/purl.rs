@@ -42,7 +42,8 @@ impl Purl {
     /// Adds a qualifier; an empty value is ignored, as the spec requires.
     pub fn qualifier(mut self, key: &str, value: &str) -> Self {
         if !value.is_empty() {
-            self.qualifiers.push((key.to_ascii_lowercase(), value.to_string()));
+            self.qualifiers
+                .push((key.to_ascii_lowercase(), value.to_string()));
         }
         self
     }
