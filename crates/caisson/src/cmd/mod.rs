@@ -2,10 +2,16 @@
 
 use std::process::ExitCode;
 
+mod sbom;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "caisson", version, about = "Container security: SBOM, scan, registry, sign, policy")]
+#[command(
+    name = "caisson",
+    version,
+    about = "Container security: SBOM, scan, registry, sign, policy"
+)]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -16,6 +22,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// List the packages in an image and write an SBOM.
+    Sbom(sbom::SbomArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -33,5 +41,7 @@ pub fn init_logging(verbose: u8) {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Sbom(args) => sbom::run(args),
+    }
 }

@@ -1,0 +1,69 @@
+//! Reading container images.
+//!
+//! An image is opened from a [`Source`] into an [`OpenedImage`]: its config and
+//! an ordered list of layers, each readable as a stream. [`scan`] then walks
+//! every layer once (in parallel, streaming, never extracting to disk), keeps
+//! only the files an [`Interest`] asks for, applies OCI whiteouts and opaque
+//! directories, and returns a [`Squashed`] view: a small virtual filesystem
+//! with symlinks resolved inside the image root, plus per-layer snapshots so a
+//! caller can tell which layer introduced something.
+
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+
+mod archive;
+mod dirsrc;
+mod error;
+mod layer;
+mod layout;
+mod limits;
+mod path;
+mod source;
+mod vfs;
+
+pub use error::ImageError;
+pub use layer::{Compression, LayerScan};
+pub use limits::Limits;
+pub use path::normalize;
+pub use source::{LayerSource, OpenedImage, Source};
+pub use vfs::{Squashed, Vfs, VfsError, VfsFile};
+
+use caisson_model::Warning;
+
+/// Decides which files are captured while walking layers.
+pub trait Interest: Sync {
+    /// `path` is normalised and absolute (`/var/lib/dpkg/status`). Return the
+    /// largest size to capture for that file, or `None` to skip it.
+    fn wants(&self, path: &str) -> Option<u64>;
+}
+
+impl<F: Fn(&str) -> Option<u64> + Sync> Interest for F {
+    fn wants(&self, path: &str) -> Option<u64> {
+        self(path)
+    }
+}
+
+/// Walks every layer of `image` and squashes the captured files.
+pub fn scan(
+    image: &OpenedImage,
+    interest: &dyn Interest,
+    limits: &Limits,
+) -> Result<Squashed, ImageError> {
+    use rayon::prelude::*;
+    let scans: Vec<Result<LayerScan, ImageError>> = image
+        .layers
+        .par_iter()
+        .enumerate()
+        .map(|(i, l)| layer::scan_layer(i, l, interest, limits))
+        .collect();
+    let mut ok = Vec::with_capacity(scans.len());
+    for s in scans {
+        ok.push(s?);
+    }
+    let mut warnings: Vec<Warning> = Vec::new();
+    for s in &mut ok {
+        warnings.append(&mut s.warnings);
+    }
+    let mut squashed = vfs::squash(ok, limits)?;
+    squashed.warnings.splice(0..0, warnings);
+    Ok(squashed)
+}
