@@ -1,4 +1,4 @@
-//! Catalogers: turn the files captured from an image into packages.
+//! Catalogers (dpkg, apk, rpm, OS identification): turn the files captured from an image into packages.
 //!
 //! [`OsInterest`] tells the image reader which files to keep; [`catalog`] runs
 //! every cataloger over the final view and attributes each package to the
@@ -6,11 +6,16 @@
 //! the same version, stays present in every later layer).
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+#![cfg_attr(
+    test,
+    allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)
+)]
 
 mod apk;
 mod control;
 mod dpkg;
 mod os;
+mod rpm;
 
 use std::collections::HashSet;
 
@@ -33,20 +38,11 @@ impl caisson_image::Interest for OsInterest {
         if os::wants(path) || dpkg::wants_small(path) {
             return Some(MAX_SMALL_BYTES);
         }
-        if dpkg::wants_db(path) || apk::wants(path) || rpm_wants(path) {
+        if dpkg::wants_db(path) || apk::wants(path) || rpm::wants(path) {
             return Some(MAX_DB_BYTES);
         }
         None
     }
-}
-
-/// rpmdb locations: legacy `/var/lib/rpm` and the `/usr/lib/sysimage/rpm` of newer distributions.
-fn rpm_wants(path: &str) -> bool {
-    let Some((dir, base)) = path.rsplit_once('/') else {
-        return false;
-    };
-    matches!(dir, "/var/lib/rpm" | "/usr/lib/sysimage/rpm")
-        && matches!(base, "Packages" | "Packages.db" | "rpmdb.sqlite")
 }
 
 /// Output of one cataloger over one view.
@@ -60,6 +56,7 @@ fn catalog_view(vfs: &Vfs, os: Option<&OsRelease>) -> Found {
     let mut found = Found::default();
     dpkg::catalog(vfs, os, &mut found);
     apk::catalog(vfs, os, &mut found);
+    rpm::catalog(vfs, os, &mut found);
     found
 }
 

@@ -132,7 +132,7 @@ impl Store {
             Store::Dir(d) => {
                 let p = d.join(name);
                 let meta = fs_err::metadata(&p).ok()?;
-                meta.is_file().then(|| (p, 0, meta.len()))
+                meta.is_file().then_some((p, 0, meta.len()))
             }
             Store::Tar {
                 file,

@@ -9,6 +9,10 @@
 //! caller can tell which layer introduced something.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+#![cfg_attr(
+    test,
+    allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)
+)]
 
 mod archive;
 mod dirsrc;

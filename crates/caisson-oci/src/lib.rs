@@ -7,6 +7,10 @@
 //! - [`Platform`]: `os/arch[/variant]` parsing and matching.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+#![cfg_attr(
+    test,
+    allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)
+)]
 
 mod digest;
 mod manifest;

@@ -106,6 +106,7 @@ pub struct Index {
 /// Either an image manifest or an index, decided by `mediaType` or, when
 /// absent, by shape (`manifests` vs `layers`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one per pull; boxing would only add noise
 pub enum ManifestDocument {
     Manifest(Manifest),
     Index(Index),
