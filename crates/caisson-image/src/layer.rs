@@ -137,45 +137,60 @@ pub fn scan_layer(
                 .map_err(|e| ImageError::io(path, "cannot open layer", e))?;
             f.seek(SeekFrom::Start(*offset))
                 .map_err(|e| ImageError::io(path, "cannot seek to layer", e))?;
-            let compressed = Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let counted = Counting {
-                inner: f.take(*size),
-                count: compressed.clone(),
-            };
-            let mut buffered = BufReader::with_capacity(256 << 10, counted);
-            let head = buffered
-                .fill_buf()
-                .map_err(|e| ImageError::io(path, "cannot read layer", e))?;
-            let compression = Compression::sniff(head);
-            let decoded: Box<dyn Read> = match compression {
-                Compression::None => Box::new(buffered),
-                Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
-                Compression::Zstd => Box::new(
-                    zstd::stream::read::Decoder::with_buffer(buffered)
-                        .map_err(|e| ImageError::io(path, "cannot start zstd decoder", e))?,
-                ),
-            };
-            let bounded = Bounded {
-                inner: decoded,
-                read: 0,
-                compressed,
-                limits: limits.clone(),
-            };
-            let mut scan = LayerScan {
-                index,
-                diff_id: diff_id.clone(),
-                ..LayerScan::default()
-            };
-            let result = walk_tar(
-                BufReader::with_capacity(256 << 10, bounded),
-                &mut scan,
-                interest,
-                limits,
-            );
-            result.map_err(|e| layer_error(index, diff_id, compression, e, limits))?;
-            Ok(scan)
+            scan_stream(index, diff_id, f.take(*size), interest, limits)
+                .map_err(|e| match e {
+                    ImageError::Io { source, what, .. } => ImageError::io(path, what, source),
+                    other => other,
+                })
         }
     }
+}
+
+/// Walks one layer given as a stream of (possibly compressed) tar bytes.
+pub fn scan_stream<R: Read>(
+    index: usize,
+    diff_id: &str,
+    reader: R,
+    interest: &dyn Interest,
+    limits: &Limits,
+) -> Result<LayerScan, ImageError> {
+    let compressed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = Counting {
+        inner: reader,
+        count: compressed.clone(),
+    };
+    let mut buffered = BufReader::with_capacity(256 << 10, counted);
+    let head = buffered
+        .fill_buf()
+        .map_err(|e| ImageError::io(diff_id, "cannot read layer", e))?;
+    let compression = Compression::sniff(head);
+    let decoded: Box<dyn Read> = match compression {
+        Compression::None => Box::new(buffered),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+        Compression::Zstd => Box::new(
+            zstd::stream::read::Decoder::with_buffer(buffered)
+                .map_err(|e| ImageError::io(diff_id, "cannot start zstd decoder", e))?,
+        ),
+    };
+    let bounded = Bounded {
+        inner: decoded,
+        read: 0,
+        compressed,
+        limits: limits.clone(),
+    };
+    let mut scan = LayerScan {
+        index,
+        diff_id: diff_id.to_string(),
+        ..LayerScan::default()
+    };
+    walk_tar(
+        BufReader::with_capacity(256 << 10, bounded),
+        &mut scan,
+        interest,
+        limits,
+    )
+    .map_err(|e| layer_error(index, diff_id, compression, e, limits))?;
+    Ok(scan)
 }
 
 fn layer_error(

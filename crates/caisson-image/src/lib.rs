@@ -46,6 +46,24 @@ impl<F: Fn(&str) -> Option<u64> + Sync> Interest for F {
     }
 }
 
+/// Walks layers given as in-memory byte strings (tests and fuzzing).
+pub fn scan_bytes(
+    layers: &[&[u8]],
+    interest: &dyn Interest,
+    limits: &Limits,
+) -> Result<Squashed, ImageError> {
+    let mut scans = Vec::with_capacity(layers.len());
+    let mut warnings = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let mut s = layer::scan_stream(i, "", *l, interest, limits)?;
+        warnings.append(&mut s.warnings);
+        scans.push(s);
+    }
+    let mut squashed = vfs::squash(scans, limits)?;
+    squashed.warnings.splice(0..0, warnings);
+    Ok(squashed)
+}
+
 /// Walks every layer of `image` and squashes the captured files.
 pub fn scan(
     image: &OpenedImage,

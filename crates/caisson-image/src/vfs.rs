@@ -247,6 +247,24 @@ pub struct Squashed {
 }
 
 impl Squashed {
+    /// A one-layer image holding exactly these files (tests and fuzzing).
+    pub fn from_files(files: &[(&str, &[u8])]) -> Squashed {
+        let changes = files
+            .iter()
+            .filter_map(|(p, d)| {
+                crate::normalize(p).map(|path| Change::File {
+                    path,
+                    data: Arc::from(*d),
+                })
+            })
+            .collect();
+        let scan = LayerScan {
+            changes,
+            ..LayerScan::default()
+        };
+        squash(vec![scan], &Limits::default()).unwrap_or_default()
+    }
+
     /// The final view (an empty one for an image with no layers).
     pub fn view(&self) -> Vfs {
         self.snapshots.last().cloned().unwrap_or_default()

@@ -1,0 +1,30 @@
+//! An OCI Distribution client for pulling images.
+//!
+//! - [`Client::resolve`]: a reference to its manifest or index bytes, digest-verified.
+//! - [`select_platform`]: the manifest for a platform in an index.
+//! - [`Client::fetch_blob`] / [`Client::fetch_blob_cached`]: blobs streamed to disk,
+//!   size-capped and digest-verified before they are renamed into place.
+//! - [`Client::pull_image`]: all of the above into a content-addressed [`BlobCache`].
+//!
+//! HTTPS always, except for registries named in
+//! [`ClientOptions::insecure_registries`]. Authentication follows the
+//! registry's `WWW-Authenticate` challenge: the Docker token flow for `Bearer`,
+//! credentials directly for `Basic`. Credentials come from the auth files
+//! listed in [`auth::default_auth_files`] and Docker credential helpers; they
+//! never appear in logs, errors or `Debug` output.
+
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+
+pub mod auth;
+mod blob;
+mod client;
+pub mod env;
+mod error;
+mod manifest;
+mod pull;
+
+pub use blob::BlobCache;
+pub use client::{Client, ClientOptions};
+pub use error::{RegistryError, RemoteDetail, Target};
+pub use manifest::{select_platform, ResolvedManifest, MANIFEST_ACCEPT};
+pub use pull::{PulledImage, MAX_CONFIG_BYTES};
