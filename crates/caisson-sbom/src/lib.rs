@@ -5,9 +5,12 @@
 //! 3. walk every layer once, keeping only what the catalogers need,
 //! 4. run the catalogers over the squashed view.
 
+use std::path::PathBuf;
+
 use caisson_image::{ImageError, Limits, OpenedImage, Source};
-use caisson_model::Sbom;
-use caisson_oci::Platform;
+use caisson_model::{Sbom, SourceInfo};
+use caisson_oci::{Platform, Reference};
+use caisson_registry_client::{Client, ClientOptions, RegistryError};
 
 /// Options for one SBOM run.
 #[derive(Debug, Clone, Default)]
@@ -17,20 +20,63 @@ pub struct Options {
     pub limits: Limits,
     /// Registry hosts reached over plain HTTP.
     pub insecure_registries: Vec<String>,
+    /// Extra CA certificates (PEM) to trust for registries.
+    pub ca_bundle: Option<PathBuf>,
+    /// Where pulled blobs are cached (default: the user cache dir).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// `$CAISSON_CACHE_DIR`, else `$XDG_CACHE_HOME/caisson`, else `~/.cache/caisson`.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CAISSON_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("caisson");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/caisson"))
+        .unwrap_or_else(|| std::env::temp_dir().join("caisson-cache"))
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SbomError {
     #[error(transparent)]
     Image(#[from] ImageError),
-    #[error("registry sources are not available in this build: {0}")]
-    Registry(String),
+    #[error("invalid image reference: {0}")]
+    Reference(#[from] caisson_oci::ReferenceError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
 }
 
-/// Opens a local source. Registry sources go through [`generate_with`].
+/// Opens a source; a registry image is pulled into the blob cache first.
 pub fn open(source: &str, opts: &Options) -> Result<OpenedImage, SbomError> {
     let parsed: Source = source.parse()?;
-    Ok(parsed.open(source, opts.platform.as_ref())?)
+    match &parsed {
+        Source::Registry { reference } => pull(source, reference, opts),
+        _ => Ok(parsed.open(source, opts.platform.as_ref())?),
+    }
+}
+
+fn pull(source: &str, reference: &str, opts: &Options) -> Result<OpenedImage, SbomError> {
+    let reference: Reference = reference.parse()?;
+    let client = Client::new(ClientOptions {
+        insecure_registries: opts.insecure_registries.clone(),
+        ca_bundle: opts.ca_bundle.clone(),
+        ..ClientOptions::default()
+    })?;
+    let cache = opts.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let pulled = client.pull_image(&reference, opts.platform.as_ref(), &cache)?;
+    let info = SourceInfo {
+        reference: source.to_string(),
+        kind: "registry".to_string(),
+        manifest_digest: Some(pulled.manifest_digest.to_string()),
+        config_digest: Some(pulled.config_digest.to_string()),
+        tags: vec![reference.to_string()],
+        ..SourceInfo::default()
+    };
+    let files = pulled.layers.into_iter().map(|(_, p)| p).collect();
+    Ok(OpenedImage::from_pulled(info, pulled.config, files)?)
 }
 
 /// Scans an opened image and catalogs it.

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 mod sbom;
+mod version;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// List the packages in an image and write an SBOM.
     Sbom(sbom::SbomArgs),
+    /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
+    Version(version::VersionArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -43,5 +46,6 @@ pub fn init_logging(verbose: u8) {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sbom(args) => sbom::run(args),
+        Command::Version(args) => version::run(args),
     }
 }

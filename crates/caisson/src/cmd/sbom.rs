@@ -23,6 +23,9 @@ pub struct SbomArgs {
     /// Registry host[:port] to reach over plain HTTP (repeatable).
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
+    /// PEM file of extra CA certificates to trust for registries.
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
     /// Largest uncompressed layer, in bytes.
     #[arg(long, value_name = "BYTES")]
     pub max_layer_size: Option<u64>,
@@ -53,6 +56,7 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitCode> {
         opts.limits.max_compression_ratio = v;
     }
     opts.insecure_registries = args.insecure_registries;
+    opts.ca_bundle = args.registry_ca;
     let sbom = caisson_sbom::generate(&args.source, &opts)
         .with_context(|| format!("cannot build the SBOM of {}", args.source))?;
     for w in &sbom.warnings {
