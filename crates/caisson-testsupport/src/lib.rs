@@ -1,0 +1,56 @@
+//! Test helpers shared across crates: a real `docker-registry` process killed
+//! on drop, tool checks that fail under CI and skip elsewhere, a command runner.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+pub mod registry;
+
+use std::path::Path;
+use std::process::Command;
+
+/// True when `tool` is on PATH. Missing tools fail the test under CI (where
+/// scripts/deps.d/registry-client.sh must have installed them) and skip it
+/// with a message elsewhere.
+pub fn have_tool(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        let msg = format!("{tool} is not installed; run scripts/install-deps");
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{msg}");
+        }
+        eprintln!("SKIPPING: {msg}");
+    }
+    found
+}
+
+pub fn have_tools(tools: &[&str]) -> bool {
+    tools.iter().all(|t| have_tool(t))
+}
+
+/// Runs a command, panicking with its stderr on failure; returns stdout.
+pub fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Writes a containers-auth.json with `user:pass` for `host`.
+pub fn write_auth_file(dir: &Path, host: &str, user: &str, pass: &str) -> std::path::PathBuf {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    let path = dir.join(format!("auth-{user}-{pass}.json"));
+    let body = serde_json::json!({"auths": {host: {"auth": auth}}});
+    fs_err::write(&path, body.to_string()).expect("write auth.json");
+    path
+}
