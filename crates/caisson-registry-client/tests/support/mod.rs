@@ -7,4 +7,5 @@ pub mod http;
 pub mod layout;
 pub mod tokens;
 
+#[allow(unused_imports)]
 pub use caisson_testsupport::{have_tool, have_tools, registry, run, write_auth_file};
