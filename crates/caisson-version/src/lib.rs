@@ -1,0 +1,305 @@
+//! Version ordering exactly as each package ecosystem's own tooling does it.
+//!
+//! Every scheme parses a version string into a value with a total order
+//! ([`Ord`]); parse once with [`Ecosystem::parse`] and compare many times, or
+//! call [`compare`] on two strings. Comparing parsed versions never allocates;
+//! the dpkg, apk and RPM schemes compare strings without allocating at all.
+//!
+//! Ecosystem names follow OSV's (`Debian`, `Alpine`, `Red Hat`, `PyPI`, `npm`,
+//! `Go`, `crates.io`, `Maven`, `RubyGems`, `NuGet`, `Packagist`, `Pub`,
+//! `Hackage`, `CRAN`) plus `SemVer` for plain SemVer 2.0.0.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+mod apk;
+mod composer;
+mod cran;
+mod dpkg;
+mod hackage;
+mod maven;
+mod nuget;
+mod num;
+mod pep440;
+mod pubdev;
+mod rpm;
+mod rubygems;
+mod semver;
+
+/// A package ecosystem, named as OSV names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Ecosystem {
+    /// dpkg ordering (Debian, Ubuntu and derivatives): epochs, `~`, revisions.
+    Debian,
+    /// apk-tools ordering: letters, `_rc`/`_p` suffixes, `-rN`.
+    Alpine,
+    /// rpmvercmp with epoch and release (Red Hat, Rocky, Alma, SUSE…).
+    RedHat,
+    /// PEP 440 as implemented by `packaging.version`.
+    PyPI,
+    /// node-semver (`semver.compare`, strict mode).
+    Npm,
+    /// Go modules: `golang.org/x/mod/semver`, `v` prefix optional.
+    Go,
+    /// Cargo's `semver` crate, by precedence (build metadata ignored).
+    CratesIo,
+    /// Maven's `ComparableVersion`.
+    Maven,
+    /// RubyGems' `Gem::Version`.
+    RubyGems,
+    /// NuGet's `NuGetVersion` with `VersionComparer.Default`.
+    NuGet,
+    /// Composer: `VersionParser::normalize` then PHP's `version_compare`.
+    Packagist,
+    /// Dart's `pub_semver`.
+    Pub,
+    /// Cabal's `Version`: dot-separated naturals.
+    Hackage,
+    /// R's `package_version`.
+    Cran,
+    /// Plain SemVer 2.0.0 precedence.
+    SemVer,
+}
+
+impl Ecosystem {
+    /// Every ecosystem, in declaration order.
+    pub const ALL: [Ecosystem; 15] = [
+        Ecosystem::Debian,
+        Ecosystem::Alpine,
+        Ecosystem::RedHat,
+        Ecosystem::PyPI,
+        Ecosystem::Npm,
+        Ecosystem::Go,
+        Ecosystem::CratesIo,
+        Ecosystem::Maven,
+        Ecosystem::RubyGems,
+        Ecosystem::NuGet,
+        Ecosystem::Packagist,
+        Ecosystem::Pub,
+        Ecosystem::Hackage,
+        Ecosystem::Cran,
+        Ecosystem::SemVer,
+    ];
+
+    /// The OSV ecosystem name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Ecosystem::Debian => "Debian",
+            Ecosystem::Alpine => "Alpine",
+            Ecosystem::RedHat => "Red Hat",
+            Ecosystem::PyPI => "PyPI",
+            Ecosystem::Npm => "npm",
+            Ecosystem::Go => "Go",
+            Ecosystem::CratesIo => "crates.io",
+            Ecosystem::Maven => "Maven",
+            Ecosystem::RubyGems => "RubyGems",
+            Ecosystem::NuGet => "NuGet",
+            Ecosystem::Packagist => "Packagist",
+            Ecosystem::Pub => "Pub",
+            Ecosystem::Hackage => "Hackage",
+            Ecosystem::Cran => "CRAN",
+            Ecosystem::SemVer => "SemVer",
+        }
+    }
+
+    /// Parses `input` under this ecosystem's rules.
+    pub fn parse(self, input: &str) -> Result<Version, VersionError> {
+        let err = |reason| VersionError::new(self, input, reason);
+        let repr = match self {
+            Ecosystem::Debian => Repr::Dpkg(dpkg::DpkgVersion::parse(input).map_err(err)?),
+            Ecosystem::Alpine => Repr::Apk(apk::ApkVersion::parse(input).map_err(err)?),
+            Ecosystem::RedHat => Repr::Rpm(rpm::RpmVersion::parse(input).map_err(err)?),
+            Ecosystem::PyPI => Repr::Pep440(pep440::Pep440Version::parse(input).map_err(err)?),
+            Ecosystem::Npm => Repr::Npm(semver::SemVer::parse_npm(input).map_err(err)?),
+            Ecosystem::Go => Repr::Go(semver::SemVer::parse_go(input).map_err(err)?),
+            Ecosystem::CratesIo => Repr::Cargo(semver::SemVer::parse_cargo(input).map_err(err)?),
+            Ecosystem::SemVer => Repr::SemVer(semver::SemVer::parse_strict(input).map_err(err)?),
+            Ecosystem::Maven => Repr::Maven(maven::MavenVersion::parse(input)),
+            Ecosystem::RubyGems => Repr::Gem(rubygems::GemVersion::parse(input).map_err(err)?),
+            Ecosystem::NuGet => Repr::NuGet(nuget::NuGetVersion::parse(input).map_err(err)?),
+            Ecosystem::Packagist => {
+                Repr::Composer(composer::ComposerVersion::parse(input).map_err(err)?)
+            }
+            Ecosystem::Pub => Repr::Pub(pubdev::PubVersion::parse(input).map_err(err)?),
+            Ecosystem::Hackage => {
+                Repr::Hackage(hackage::HackageVersion::parse(input).map_err(err)?)
+            }
+            Ecosystem::Cran => Repr::Cran(cran::CranVersion::parse(input).map_err(err)?),
+        };
+        Ok(Version {
+            ecosystem: self,
+            repr,
+        })
+    }
+
+    /// Compares two version strings under this ecosystem's rules.
+    pub fn compare(self, a: &str, b: &str) -> Result<Ordering, VersionError> {
+        compare(self, a, b)
+    }
+}
+
+impl fmt::Display for Ecosystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An ecosystem name that is not recognised.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parsing ecosystem name {0:?}: unknown ecosystem (expected an OSV name such as Debian, PyPI, npm, Maven)")]
+pub struct UnknownEcosystem(pub String);
+
+impl FromStr for Ecosystem {
+    type Err = UnknownEcosystem;
+
+    /// Accepts OSV names (case-insensitive), with an optional `:release`
+    /// suffix (`Debian:12`, `Alpine:v3.19`), and distributions that share a
+    /// scheme: Ubuntu → dpkg; Rocky Linux, AlmaLinux, openSUSE, SUSE, Mageia,
+    /// openEuler → RPM; Wolfi, Chainguard → apk.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let base = s.split(':').next().unwrap_or(s).trim();
+        let lower = base.to_ascii_lowercase();
+        let eco = match lower.as_str() {
+            "debian" | "ubuntu" | "dpkg" | "deb" => Ecosystem::Debian,
+            "alpine" | "apk" | "wolfi" | "chainguard" => Ecosystem::Alpine,
+            "red hat" | "redhat" | "rpm" | "rocky linux" | "almalinux" | "opensuse" | "suse"
+            | "mageia" | "openeuler" | "fedora" | "centos" => Ecosystem::RedHat,
+            "pypi" | "pep440" => Ecosystem::PyPI,
+            "npm" => Ecosystem::Npm,
+            "go" => Ecosystem::Go,
+            "crates.io" | "cargo" => Ecosystem::CratesIo,
+            "maven" => Ecosystem::Maven,
+            "rubygems" | "gem" => Ecosystem::RubyGems,
+            "nuget" => Ecosystem::NuGet,
+            "packagist" | "composer" => Ecosystem::Packagist,
+            "pub" => Ecosystem::Pub,
+            "hackage" => Ecosystem::Hackage,
+            "cran" => Ecosystem::Cran,
+            "semver" => Ecosystem::SemVer,
+            _ => return Err(UnknownEcosystem(s.to_owned())),
+        };
+        Ok(eco)
+    }
+}
+
+/// A version string that the ecosystem's tooling would reject.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parsing {ecosystem} version {input:?}: {reason}")]
+pub struct VersionError {
+    /// The scheme it was parsed under.
+    pub ecosystem: Ecosystem,
+    /// The offending input.
+    pub input: String,
+    /// Why it was rejected.
+    pub reason: &'static str,
+}
+
+impl VersionError {
+    fn new(ecosystem: Ecosystem, input: &str, reason: &'static str) -> Self {
+        VersionError {
+            ecosystem,
+            input: input.to_owned(),
+            reason,
+        }
+    }
+}
+
+/// A parsed version. Versions of the same ecosystem compare by that
+/// ecosystem's rules; versions of different ecosystems compare by ecosystem
+/// first, so the order stays total. Equality is the order's equality
+/// (`1.0` equals `1.0.0` in PyPI), not string equality.
+#[derive(Clone, Debug)]
+pub struct Version {
+    ecosystem: Ecosystem,
+    repr: Repr,
+}
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Dpkg(dpkg::DpkgVersion),
+    Apk(apk::ApkVersion),
+    Rpm(rpm::RpmVersion),
+    Pep440(pep440::Pep440Version),
+    Npm(semver::SemVer),
+    Go(semver::SemVer),
+    Cargo(semver::SemVer),
+    SemVer(semver::SemVer),
+    Maven(maven::MavenVersion),
+    Gem(rubygems::GemVersion),
+    NuGet(nuget::NuGetVersion),
+    Composer(composer::ComposerVersion),
+    Pub(pubdev::PubVersion),
+    Hackage(hackage::HackageVersion),
+    Cran(cran::CranVersion),
+}
+
+impl Version {
+    /// The ecosystem this version was parsed under.
+    pub fn ecosystem(&self) -> Ecosystem {
+        self.ecosystem
+    }
+}
+
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (&self.repr, &other.repr) {
+            (Repr::Dpkg(a), Repr::Dpkg(b)) => a.cmp(b),
+            (Repr::Apk(a), Repr::Apk(b)) => a.cmp(b),
+            (Repr::Rpm(a), Repr::Rpm(b)) => a.cmp(b),
+            (Repr::Pep440(a), Repr::Pep440(b)) => a.cmp(b),
+            (Repr::Npm(a), Repr::Npm(b)) => a.cmp_npm(b),
+            (Repr::Go(a), Repr::Go(b))
+            | (Repr::Cargo(a), Repr::Cargo(b))
+            | (Repr::SemVer(a), Repr::SemVer(b)) => a.cmp(b),
+            (Repr::Maven(a), Repr::Maven(b)) => a.cmp(b),
+            (Repr::Gem(a), Repr::Gem(b)) => a.cmp(b),
+            (Repr::NuGet(a), Repr::NuGet(b)) => a.cmp(b),
+            (Repr::Composer(a), Repr::Composer(b)) => a.cmp(b),
+            (Repr::Pub(a), Repr::Pub(b)) => a.cmp(b),
+            (Repr::Hackage(a), Repr::Hackage(b)) => a.cmp(b),
+            (Repr::Cran(a), Repr::Cran(b)) => a.cmp(b),
+            _ => self.ecosystem.cmp(&other.ecosystem),
+        }
+    }
+}
+
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Version {}
+
+/// Compares two version strings under `ecosystem`'s rules. Never panics.
+pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Result<Ordering, VersionError> {
+    let err = |(input, reason)| VersionError::new(ecosystem, input, reason);
+    match ecosystem {
+        Ecosystem::Debian => dpkg::compare_str(a, b).map_err(err),
+        Ecosystem::Alpine => apk::compare_str(a, b).map_err(err),
+        Ecosystem::RedHat => rpm::compare_str(a, b).map_err(err),
+        _ => Ok(ecosystem.parse(a)?.cmp(&ecosystem.parse(b)?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osv_names_round_trip() {
+        for eco in Ecosystem::ALL {
+            assert_eq!(eco.name().parse::<Ecosystem>(), Ok(eco));
+        }
+        assert_eq!("Ubuntu:22.04:LTS".parse(), Ok(Ecosystem::Debian));
+        assert_eq!("Rocky Linux:9".parse(), Ok(Ecosystem::RedHat));
+        assert!("Nope".parse::<Ecosystem>().is_err());
+    }
+}

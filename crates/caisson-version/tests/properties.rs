@@ -1,0 +1,160 @@
+//! Property tests: for every ecosystem, on random and adversarial strings,
+//! comparison is a total order (reflexive, antisymmetric, transitive — except
+//! Maven, whose own `ComparableVersion` has cycles that the port reproduces),
+//! agrees between `compare` and parsed `Version`s, and never panics.
+
+use std::cmp::Ordering;
+
+use caisson_version::{compare, Ecosystem, Version};
+use proptest::prelude::*;
+
+const TOKENS: &[&str] = &[
+    "0",
+    "1",
+    "2",
+    "9",
+    "10",
+    "01",
+    "00",
+    "007",
+    "123456789012345678901234",
+    ".",
+    "-",
+    "_",
+    "+",
+    "~",
+    "^",
+    ":",
+    "!",
+    "v",
+    "a",
+    "b",
+    "c",
+    "p",
+    "r",
+    "x",
+    "z",
+    "A",
+    "rc",
+    "RC",
+    "alpha",
+    "beta",
+    "pre",
+    "post",
+    "dev",
+    "snapshot",
+    "SNAPSHOT",
+    "sp",
+    "ga",
+    "final",
+    "pl",
+    "patch",
+    "stable",
+    "git",
+    "-r1",
+    "_p1",
+    "_rc1",
+    "1:",
+    "+incompatible",
+    "é",
+    " ",
+];
+
+fn version_str() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::collection::vec(prop::sample::select(TOKENS), 1..8).prop_map(|v| v.concat()),
+        1 => "[0-9a-zA-Z.+~^:_!-]{0,12}",
+        1 => any::<String>(),
+    ]
+}
+
+fn triple() -> impl Strategy<Value = (String, String, String)> {
+    (version_str(), version_str(), version_str(), version_str()).prop_map(|(base, x, y, z)| {
+        (
+            format!("{base}{x}"),
+            format!("{base}{y}"),
+            format!("{base}{z}"),
+        )
+    })
+}
+
+fn check_total(eco: Ecosystem, a: &str, b: &str, c: &str) -> Result<(), TestCaseError> {
+    let parsed: Vec<Option<Version>> = [a, b, c].iter().map(|s| eco.parse(s).ok()).collect();
+    for (s, p) in [a, b, c].iter().zip(&parsed) {
+        for (t, q) in [a, b, c].iter().zip(&parsed) {
+            let direct = compare(eco, s, t);
+            match (p, q) {
+                (Some(p), Some(q)) => {
+                    prop_assert_eq!(
+                        direct.as_ref().ok(),
+                        Some(&p.cmp(q)),
+                        "{} {:?} vs {:?}",
+                        eco,
+                        s,
+                        t
+                    );
+                    prop_assert_eq!(
+                        q.cmp(p),
+                        p.cmp(q).reverse(),
+                        "{} antisymmetry {:?} {:?}",
+                        eco,
+                        s,
+                        t
+                    );
+                    prop_assert_eq!(p == q, p.cmp(q) == Ordering::Equal);
+                }
+                _ => prop_assert!(
+                    direct.is_err(),
+                    "{} {:?} vs {:?} should fail to parse",
+                    eco,
+                    s,
+                    t
+                ),
+            }
+        }
+        if let Some(p) = p {
+            prop_assert_eq!(p.cmp(p), Ordering::Equal, "{} reflexive {:?}", eco, s);
+        }
+    }
+    // Maven's ComparableVersion is itself not transitive (see src/maven.rs);
+    // the port follows Maven, so only the checks above apply to it.
+    if eco == Ecosystem::Maven {
+        return Ok(());
+    }
+    let mut valid: Vec<&Version> = parsed.iter().flatten().collect();
+    valid.sort();
+    for w in valid.windows(3) {
+        if let [x, y, z] = w {
+            prop_assert!(x <= y && y <= z && x <= z, "{} transitivity", eco);
+        }
+    }
+    for x in &valid {
+        for y in &valid {
+            for z in &valid {
+                if x <= y && y <= z {
+                    prop_assert!(x <= z, "{} transitivity {:?} {:?} {:?}", eco, a, b, c);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_scheme_is_a_total_order((a, b, c) in triple()) {
+        for eco in Ecosystem::ALL {
+            check_total(eco, &a, &b, &c)?;
+        }
+    }
+}
+
+#[test]
+fn versions_of_different_ecosystems_still_order() {
+    let a = Ecosystem::PyPI.parse("1.0").expect("valid");
+    let b = Ecosystem::Npm.parse("1.0.0").expect("valid");
+    assert_ne!(a, b);
+    assert_eq!(a.cmp(&b), b.cmp(&a).reverse());
+}
