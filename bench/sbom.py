@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SBOM benchmark: caisson vs syft vs trivy on the same fixture images, in one run.
 
-Every tool reads the same input, the fixture's oci-archive (gzip layers), and
+Every tool reads the same input, the fixture's OCI layout directory (gzip layers), and
 writes CycloneDX JSON. trivy gets a fresh cache directory per run, so it cannot
 reuse a previous run's layer analysis. A sequential `zcat` of every layer blob
 to /dev/null is the floor a single-threaded reader cannot beat.
@@ -65,14 +65,14 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|")
     for name in args.fixtures.split(","):
         fx = manifest[name]
-        archive = fx_root / fx["oci_archive"]
+        layout = fx_root / fx["oci"]
         tag = fx["tag"]
         blobs = layer_blobs(fx_root / fx["oci"], tag)
         gz_mib = sum(b.stat().st_size for b in blobs) / 2**20
         cmds = {
             "zcat": ["sh", "-c", "zcat " + " ".join(str(b) for b in blobs) + " > /dev/null"],
-            "caisson": [caisson, "sbom", f"oci-archive:{archive}:{tag}", "-f", "cyclonedx-json", "-o", "/dev/null"],
-            "syft": ["syft", "-q", f"oci-archive:{archive}", "-o", "cyclonedx-json=/dev/null"],
+            "caisson": [caisson, "sbom", f"oci:{layout}:{tag}", "-f", "cyclonedx-json", "-o", "/dev/null"],
+            "syft": ["syft", "-q", f"oci-dir:{layout}", "-o", "cyclonedx-json=/dev/null"],
         }
         results = {k: [] for k in list(cmds) + ["trivy"]}
         for _ in range(args.runs):
@@ -83,7 +83,7 @@ def main():
                 results["trivy"].append(measure(["trivy", "image", "--quiet", "--cache-dir", cache, "--skip-db-update",
                                                  "--skip-java-db-update", "--offline-scan", "--skip-version-check",
                                                  "--disable-telemetry", "--format", "cyclonedx", "--output", "/dev/null",
-                                                 "--input", str(archive)], env))
+                                                 "--input", str(layout)], env))
             finally:
                 shutil.rmtree(cache, ignore_errors=True)
         med = {k: (statistics.median(t for t, _ in v), max(m for _, m in v)) for k, v in results.items()}

@@ -100,6 +100,29 @@ pub(crate) struct CdxLicense {
     pub name: Option<String>,
 }
 
+/// The license ids CycloneDX 1.6 accepts in `license.id`: the enum of the
+/// official `spdx.schema.json` it references (SPDX License List 3.x as of the
+/// 1.6 release). Newer ids the `spdx` crate knows must go in `license.name`,
+/// or the document fails validation.
+fn cyclonedx_knows(id: &str) -> bool {
+    static IDS: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
+    IDS.get_or_init(|| {
+        let schema: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../schemas/cyclonedx-1.6/spdx.schema.json"
+        ))
+        .unwrap_or_default();
+        schema["enum"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+    .contains(id)
+}
+
 /// CycloneDX allows either a list of licenses (each with a listed `id` or a free
 /// `name`) or exactly one `expression`. Expressions win when every declared value
 /// is valid SPDX; otherwise everything is listed, expressions as names.
@@ -117,11 +140,11 @@ pub(crate) fn cyclonedx(licenses: &[String]) -> Vec<CdxLicenseChoice> {
         .into_iter()
         .map(|d| {
             let license = match d {
-                Declared::Id(id) => CdxLicense {
+                Declared::Id(id) if cyclonedx_knows(&id) => CdxLicense {
                     id: Some(id),
                     name: None,
                 },
-                Declared::Expression(s) | Declared::Text(s) => CdxLicense {
+                Declared::Id(s) | Declared::Expression(s) | Declared::Text(s) => CdxLicense {
                     id: None,
                     name: Some(s),
                 },
@@ -215,6 +238,13 @@ mod tests {
         assert_eq!(
             j(&["MIT OR X11", "Artistic"]),
             r#"[{"license":{"name":"MIT OR X11"}},{"license":{"name":"Artistic"}}]"#
+        );
+        // Regression: the Debian fixture's perl declares `Artistic-dist`, listed by
+        // SPDX after CycloneDX 1.6 froze its enum; as an `id` it fails the schema.
+        assert!(Declared::classify("Artistic-dist") == Declared::Id("Artistic-dist".into()));
+        assert_eq!(
+            j(&["Artistic-dist"]),
+            r#"[{"license":{"name":"Artistic-dist"}}]"#
         );
     }
 }

@@ -4,52 +4,22 @@
 mod common;
 
 use caisson_report::{to_string, Format};
-use jsonschema::{Registry, Validator};
+use jsonschema::Validator;
 use serde_json::{json, Value};
 
 /// A named way to break a valid document.
 type Mutation = Box<dyn Fn(&mut Value)>;
 
-fn load(rel: &str) -> Value {
-    let path = format!("{}/tests/schemas/{rel}", env!("CARGO_MANIFEST_DIR"));
-    let text = fs_err::read_to_string(&path).expect("vendored schema is readable");
-    serde_json::from_str(&text).expect("vendored schema is JSON")
-}
-
 fn cyclonedx_validator() -> Validator {
-    let registry = Registry::new()
-        .add(
-            "http://cyclonedx.org/schema/spdx.schema.json",
-            load("cyclonedx-1.6/spdx.schema.json"),
-        )
-        .expect("spdx.schema.json registers")
-        .add(
-            "http://cyclonedx.org/schema/jsf-0.82.schema.json",
-            load("cyclonedx-1.6/jsf-0.82.schema.json"),
-        )
-        .expect("jsf schema registers")
-        .prepare()
-        .expect("registry prepares");
-    jsonschema::options()
-        .offline()
-        .with_registry(&registry)
-        .should_validate_formats(true)
-        .build(&load("cyclonedx-1.6/bom-1.6.schema.json"))
-        .expect("CycloneDX 1.6 schema compiles")
+    caisson_testsupport::schema::cyclonedx()
 }
 
 fn spdx_validator() -> Validator {
-    jsonschema::options()
-        .offline()
-        .should_validate_formats(true)
-        .build(&load("spdx-2.3/spdx-schema.json"))
-        .expect("SPDX 2.3 schema compiles")
+    caisson_testsupport::schema::spdx()
 }
 
 fn errors(v: &Validator, doc: &Value) -> Vec<String> {
-    v.iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect()
+    caisson_testsupport::schema::errors(v, doc)
 }
 
 fn render(format: Format, sbom: &caisson_model::Sbom) -> Value {

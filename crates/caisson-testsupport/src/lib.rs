@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 pub mod registry;
+pub mod schema;
 
 use std::path::Path;
 use std::process::Command;

@@ -324,3 +324,72 @@ fn multiarch_index_picks_the_requested_platform() {
         "{err}"
     );
 }
+
+#[test]
+fn cyclonedx_and_spdx_of_every_fixture_validate_against_the_official_schemas() {
+    let Some(root) = fixtures_root() else { return };
+    let m = manifest(&root);
+    let (cdx, spdx) = (
+        caisson_testsupport::schema::cyclonedx(),
+        caisson_testsupport::schema::spdx(),
+    );
+    for (name, fx) in m["fixtures"].as_object().expect("fixtures") {
+        let src = fx["oci_ref"].as_str().expect("oci ref");
+        for (format, validator) in [("cyclonedx-json", &cdx), ("spdx-json", &spdx)] {
+            let out = Command::new(env!("CARGO_BIN_EXE_caisson"))
+                .current_dir(&root)
+                .args(["sbom", src, "-f", format])
+                .output()
+                .expect("caisson runs");
+            assert!(
+                out.status.success(),
+                "{name} {format}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+            let errs = caisson_testsupport::schema::errors(validator, &doc);
+            assert!(errs.is_empty(), "{name} {format}: {errs:#?}");
+            let n = if format == "spdx-json" {
+                doc["packages"].as_array().map_or(0, Vec::len)
+            } else {
+                doc["components"].as_array().map_or(0, Vec::len)
+            };
+            assert!(n > 1, "{name} {format}: document lists packages");
+        }
+    }
+}
+
+#[test]
+fn output_file_and_table_format() {
+    let Some(root) = fixtures_root() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let out_path = dir.path().join("sbom.cdx.json");
+    let st = Command::new(env!("CARGO_BIN_EXE_caisson"))
+        .current_dir(&root)
+        .args(["sbom", "oci:alpine/oci", "-f", "cyclonedx-json", "-o"])
+        .arg(&out_path)
+        .status()
+        .expect("runs");
+    assert!(st.success());
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(&out_path).expect("written")).expect("json");
+    assert_eq!(doc["specVersion"], "1.6");
+    let table = Command::new(env!("CARGO_BIN_EXE_caisson"))
+        .current_dir(&root)
+        .env("NO_COLOR", "1")
+        .args(["sbom", "oci:alpine/oci", "-f", "table"])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("musl") && text.contains("apk") && !text.contains('\u{1b}'),
+        "{text}"
+    );
+    // Bad input names what was wrong.
+    let bad = Command::new(env!("CARGO_BIN_EXE_caisson"))
+        .args(["sbom", "oci:/nonexistent/layout"])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent/layout"));
+}
