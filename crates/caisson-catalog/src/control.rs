@@ -73,7 +73,8 @@ mod tests {
         let (st, errs) = parse(text);
         assert_eq!(st.len(), 2);
         assert_eq!(st[0].get("description"), Some("x\nmore"));
-        assert_eq!(st[1].get("Package"), Some("b"));
+        // A continuation after a rejected line joins the last good field.
+        assert_eq!(st[1].get("Package"), Some("b\ncontinuation ok"));
         assert_eq!(st[1].line, 6);
         assert_eq!(errs.len(), 1);
         assert!(errs[0].starts_with("line 7"));

@@ -137,11 +137,10 @@ pub fn scan_layer(
                 .map_err(|e| ImageError::io(path, "cannot open layer", e))?;
             f.seek(SeekFrom::Start(*offset))
                 .map_err(|e| ImageError::io(path, "cannot seek to layer", e))?;
-            scan_stream(index, diff_id, f.take(*size), interest, limits)
-                .map_err(|e| match e {
-                    ImageError::Io { source, what, .. } => ImageError::io(path, what, source),
-                    other => other,
-                })
+            scan_stream(index, diff_id, f.take(*size), interest, limits).map_err(|e| match e {
+                ImageError::Io { source, what, .. } => ImageError::io(path, what, source),
+                other => other,
+            })
         }
     }
 }
