@@ -59,6 +59,7 @@ fn finish(e: Entry, os: Option<&OsRelease>, path: &str, found: &mut Found) {
         layer: None,
         locations: vec![path.to_string()],
         files: e.files,
+        owned_by: None,
     });
 }
 

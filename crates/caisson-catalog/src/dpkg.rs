@@ -227,6 +227,7 @@ pub fn catalog(vfs: &Vfs, os: Option<&OsRelease>, found: &mut Found) {
                 layer: None,
                 locations,
                 files,
+                owned_by: None,
             });
         }
     }

@@ -128,6 +128,7 @@ pub fn catalog(vfs: &Vfs, os: Option<&OsRelease>, found: &mut Found) {
                     layer: None,
                     locations: vec![db.path.clone()],
                     files: p.files,
+                    owned_by: None,
                 });
             }
         }

@@ -4,8 +4,13 @@
 //! matcher: an [`Sbom`] is the source it was read from, the OS it identified
 //! and the [`Package`]s found. Nothing here does I/O.
 
+mod advisory;
 mod purl;
 
+pub use advisory::{
+    normalize_package_name, Advisory, AdvisorySource, Affected, AffectedPackage, Event, Finding,
+    Range, Reference, Severity, SeverityScore,
+};
 pub use purl::Purl;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +25,22 @@ pub enum PackageType {
     Apk,
     /// RPM, recorded in the rpmdb.
     Rpm,
+    /// Python distributions (PyPI).
+    Python,
+    /// Node.js packages (npm registry).
+    Npm,
+    /// Go modules.
+    Golang,
+    /// Rust crates (crates.io).
+    Cargo,
+    /// Java archives (Maven coordinates).
+    Maven,
+    /// Ruby gems.
+    Gem,
+    /// PHP packages (Packagist / Composer).
+    Composer,
+    /// .NET packages (NuGet).
+    Nuget,
 }
 
 impl PackageType {
@@ -29,6 +50,31 @@ impl PackageType {
             PackageType::Deb => "deb",
             PackageType::Apk => "apk",
             PackageType::Rpm => "rpm",
+            PackageType::Python => "pypi",
+            PackageType::Npm => "npm",
+            PackageType::Golang => "golang",
+            PackageType::Cargo => "cargo",
+            PackageType::Maven => "maven",
+            PackageType::Gem => "gem",
+            PackageType::Composer => "composer",
+            PackageType::Nuget => "nuget",
+        }
+    }
+
+    /// The OSV ecosystem name for language packages (`PyPI`, `npm`, `Go`, …).
+    /// OS packages are matched per distribution (`Debian:12`, `Alpine:v3.20`),
+    /// which needs the OS release too, so they return `None` here.
+    pub fn osv_ecosystem(self) -> Option<&'static str> {
+        match self {
+            PackageType::Deb | PackageType::Apk | PackageType::Rpm => None,
+            PackageType::Python => Some("PyPI"),
+            PackageType::Npm => Some("npm"),
+            PackageType::Golang => Some("Go"),
+            PackageType::Cargo => Some("crates.io"),
+            PackageType::Maven => Some("Maven"),
+            PackageType::Gem => Some("RubyGems"),
+            PackageType::Composer => Some("Packagist"),
+            PackageType::Nuget => Some("NuGet"),
         }
     }
 
@@ -91,6 +137,11 @@ pub struct Package {
     /// Files the package manager says this package installed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<String>,
+    /// For a language package whose files an OS package installed (Debian's
+    /// `python3-jinja2`): the id of that OS package. The matcher uses the OS
+    /// advisories for it instead of reporting it twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<String>,
 }
 
 /// The operating system identified in an image (from `os-release` or fallbacks).

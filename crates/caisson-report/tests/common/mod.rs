@@ -74,6 +74,7 @@ fn pkg(p: P, distro: &str, namespace: &str) -> Package {
         layer: p.layer.map(layer),
         locations: vec![s(p.location)],
         files: Vec::new(),
+        owned_by: None,
     }
 }
 
@@ -350,6 +351,7 @@ pub fn odd() -> Sbom {
         layer: None,
         locations: vec![s("/var/lib/dpkg/status.d/pässwd")],
         files: vec![s("/usr/bin/pässwd")],
+        owned_by: None,
     };
     let mut evil = base.clone();
     evil.name = s("evil\u{1b}[31mred");
