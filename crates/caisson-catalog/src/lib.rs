@@ -1,9 +1,13 @@
-//! Catalogers (dpkg, apk, rpm, OS identification): turn the files captured from an image into packages.
+//! Catalogers: turn the files captured from an image into packages.
 //!
-//! [`OsInterest`] tells the image reader which files to keep; [`catalog`] runs
-//! every cataloger over the final view and attributes each package to the
-//! layer that introduced it (the earliest layer from which the package, with
-//! the same version, stays present in every later layer).
+//! A [`Cataloger`] names the files it reads (or extracts from) and lists
+//! packages from a view. This crate holds OS identification and the OS
+//! catalogers ([`os_catalogers`]: dpkg, apk, rpm); language catalogers live in
+//! their own crates and plug in through the same trait. [`Catalogers`] is the
+//! union the image reader is given as its `Interest`; [`catalog`] runs every
+//! cataloger over the final view and attributes each package to the layer
+//! that introduced it (the earliest layer from which the package, with the
+//! same version, stays present in every later layer).
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 #![cfg_attr(
@@ -19,7 +23,7 @@ mod rpm;
 
 use std::collections::HashSet;
 
-use caisson_image::{Squashed, Vfs};
+use caisson_image::{Extractor, Squashed, Vfs};
 use caisson_model::{OsRelease, Package, PackageType, Sbom, SourceInfo, Warning};
 
 pub use os::{identify_os, parse_os_release};
@@ -29,35 +33,113 @@ const MAX_DB_BYTES: u64 = 512 << 20;
 /// Largest small metadata file (os-release, .list, copyright).
 const MAX_SMALL_BYTES: u64 = 8 << 20;
 
-/// The files the OS catalogers read.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct OsInterest;
-
-impl caisson_image::Interest for OsInterest {
-    fn wants(&self, path: &str) -> Option<u64> {
-        if os::wants(path) || dpkg::wants_small(path) {
-            return Some(MAX_SMALL_BYTES);
-        }
-        if dpkg::wants_db(path) || apk::wants(path) || rpm::wants(path) {
-            return Some(MAX_DB_BYTES);
-        }
-        None
-    }
-}
-
-/// Output of one cataloger over one view.
+/// Output of catalogers over one view.
 #[derive(Debug, Default)]
-pub(crate) struct Found {
+pub struct Found {
     pub packages: Vec<Package>,
     pub warnings: Vec<Warning>,
 }
 
-fn catalog_view(vfs: &Vfs, os: Option<&OsRelease>) -> Found {
-    let mut found = Found::default();
-    dpkg::catalog(vfs, os, &mut found);
-    apk::catalog(vfs, os, &mut found);
-    rpm::catalog(vfs, os, &mut found);
-    found
+/// One kind of package database or metadata.
+pub trait Cataloger: Sync {
+    /// Stable name, e.g. `dpkg`, `python-dist-info`.
+    fn name(&self) -> &'static str;
+    /// Largest size of `path` to capture, or `None` when not needed.
+    fn wants(&self, path: &str) -> Option<u64>;
+    /// An extractor for files not captured whole (binaries, archives).
+    fn extractor(&self, _path: &str, _mode: u32, _size: u64) -> Option<&dyn Extractor> {
+        None
+    }
+    /// Lists the packages found in `vfs`. Leaves `Package::id` and `layer` empty.
+    fn catalog(&self, vfs: &Vfs, os: Option<&OsRelease>, found: &mut Found);
+}
+
+struct Os;
+struct Dpkg;
+struct Apk;
+struct Rpm;
+
+impl Cataloger for Os {
+    fn name(&self) -> &'static str {
+        "os-release"
+    }
+    fn wants(&self, path: &str) -> Option<u64> {
+        os::wants(path).then_some(MAX_SMALL_BYTES)
+    }
+    fn catalog(&self, _: &Vfs, _: Option<&OsRelease>, _: &mut Found) {}
+}
+
+impl Cataloger for Dpkg {
+    fn name(&self) -> &'static str {
+        "dpkg"
+    }
+    fn wants(&self, path: &str) -> Option<u64> {
+        if dpkg::wants_small(path) {
+            Some(MAX_SMALL_BYTES)
+        } else {
+            dpkg::wants_db(path).then_some(MAX_DB_BYTES)
+        }
+    }
+    fn catalog(&self, vfs: &Vfs, os: Option<&OsRelease>, found: &mut Found) {
+        dpkg::catalog(vfs, os, found);
+    }
+}
+
+impl Cataloger for Apk {
+    fn name(&self) -> &'static str {
+        "apk"
+    }
+    fn wants(&self, path: &str) -> Option<u64> {
+        apk::wants(path).then_some(MAX_DB_BYTES)
+    }
+    fn catalog(&self, vfs: &Vfs, os: Option<&OsRelease>, found: &mut Found) {
+        apk::catalog(vfs, os, found);
+    }
+}
+
+impl Cataloger for Rpm {
+    fn name(&self) -> &'static str {
+        "rpm"
+    }
+    fn wants(&self, path: &str) -> Option<u64> {
+        rpm::wants(path).then_some(MAX_DB_BYTES)
+    }
+    fn catalog(&self, vfs: &Vfs, os: Option<&OsRelease>, found: &mut Found) {
+        rpm::catalog(vfs, os, found);
+    }
+}
+
+/// OS identification and the OS package catalogers.
+pub fn os_catalogers() -> Vec<Box<dyn Cataloger>> {
+    vec![Box::new(Os), Box::new(Dpkg), Box::new(Apk), Box::new(Rpm)]
+}
+
+/// A set of catalogers, also the image reader's `Interest` (the union of theirs;
+/// the largest capture limit wins, the first extractor offered wins).
+pub struct Catalogers(pub Vec<Box<dyn Cataloger>>);
+
+impl Catalogers {
+    /// Only the OS catalogers.
+    pub fn os() -> Catalogers {
+        Catalogers(os_catalogers())
+    }
+
+    fn run(&self, vfs: &Vfs, os: Option<&OsRelease>) -> Found {
+        let mut found = Found::default();
+        for c in &self.0 {
+            c.catalog(vfs, os, &mut found);
+        }
+        found
+    }
+}
+
+impl caisson_image::Interest for Catalogers {
+    fn wants(&self, path: &str) -> Option<u64> {
+        self.0.iter().filter_map(|c| c.wants(path)).max()
+    }
+    fn extractor(&self, path: &str, mode: u32, size: u64) -> Option<&dyn Extractor> {
+        self.0.iter().find_map(|c| c.extractor(path, mode, size))
+    }
 }
 
 type Key = (PackageType, String, String, Option<String>);
@@ -72,7 +154,7 @@ fn key(p: &Package) -> Key {
 }
 
 /// Catalogs the squashed image and builds its SBOM.
-pub fn catalog(squashed: &Squashed, source: SourceInfo) -> Sbom {
+pub fn catalog(catalogers: &Catalogers, squashed: &Squashed, source: SourceInfo) -> Sbom {
     let mut warnings = squashed.warnings.clone();
     let empty = Vfs::default();
     let last = squashed.final_view().unwrap_or(&empty);
@@ -83,7 +165,7 @@ pub fn catalog(squashed: &Squashed, source: SourceInfo) -> Sbom {
             None
         }
     };
-    let mut found = catalog_view(last, os.as_ref());
+    let mut found = catalogers.run(last, os.as_ref());
     warnings.append(&mut found.warnings);
 
     // Layer attribution: key sets per snapshot, reusing the previous set when
@@ -94,7 +176,7 @@ pub fn catalog(squashed: &Squashed, source: SourceInfo) -> Sbom {
         let set = match (prev, sets.last()) {
             (Some(p), Some(s)) if p.same_files(snap) => s.clone(),
             _ => {
-                let f = catalog_view(snap, os.as_ref());
+                let f = catalogers.run(snap, os.as_ref());
                 std::rc::Rc::new(f.packages.iter().map(key).collect())
             }
         };

@@ -1,12 +1,16 @@
 //! Malformed package databases: warnings that name the file and line, the
 //! good entries still listed, never a panic.
 
-use caisson_catalog::catalog;
+use caisson_catalog::{catalog, Catalogers};
 use caisson_image::Squashed;
 use caisson_model::{PackageType, SourceInfo};
 
 fn run(files: &[(&str, &[u8])]) -> caisson_model::Sbom {
-    catalog(&Squashed::from_files(files), SourceInfo::default())
+    catalog(
+        &Catalogers::os(),
+        &Squashed::from_files(files),
+        SourceInfo::default(),
+    )
 }
 
 #[test]

@@ -64,10 +64,11 @@ pub fn scan_dir(
                 }
                 stack.push((ent.path(), path, depth + 1));
             } else if ft.is_file() {
+                let host = ent.path();
                 let Some(cap) = interest.wants(&path) else {
+                    extract(&host, &path, interest, &mut scan);
                     continue;
                 };
-                let host = ent.path();
                 let read = fs_err::File::open(&host).and_then(|mut f| {
                     let size = f.metadata()?.len();
                     capture(&mut f, size, cap).map(|d| (d, size))
@@ -82,7 +83,11 @@ pub fn scan_dir(
                                 reason: format!("captured files exceed {} bytes", limits.max_captured_bytes),
                             });
                         }
-                        scan.changes.push(Change::File { path, data });
+                        scan.changes.push(Change::File {
+                            path,
+                            data,
+                            by: None,
+                        });
                     }
                     Ok((None, size)) => scan.warnings.push(Warning {
                         code: "file-too-large".into(),
@@ -97,4 +102,28 @@ pub fn scan_dir(
         }
     }
     Ok(scan)
+}
+
+/// Runs the interest's extractor, if any, over a host file.
+fn extract(host: &Path, path: &str, interest: &dyn Interest, scan: &mut LayerScan) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = fs_err::symlink_metadata(host) else {
+        return;
+    };
+    let Some(ex) = interest.extractor(path, meta.mode(), meta.len()) else {
+        return;
+    };
+    let result = fs_err::File::open(host).and_then(|mut f| ex.extract(path, &mut f, meta.len()));
+    match result {
+        Ok(Some(d)) => scan.changes.push(Change::File {
+            path: path.to_string(),
+            data: std::sync::Arc::from(d),
+            by: Some(ex.name()),
+        }),
+        Ok(None) => {}
+        Err(e) => scan.warnings.push(Warning {
+            code: "extractor-failed".into(),
+            message: format!("{} could not read {path}: {e}", ex.name()),
+        }),
+    }
 }

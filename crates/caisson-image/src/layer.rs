@@ -37,8 +37,12 @@ pub enum Change {
     Symlink { path: String, target: String },
     /// A hard link to another entry of the same layer.
     Hardlink { path: String, target: String },
-    /// A captured regular file.
-    File { path: String, data: Arc<[u8]> },
+    /// A captured regular file, or an extractor's result for it (`by`).
+    File {
+        path: String,
+        data: Arc<[u8]>,
+        by: Option<&'static str>,
+    },
     /// An entry at a captured path that is not kept (too large, or not a
     /// regular file): it still replaces whatever lower layers had there.
     Replaced(String),
@@ -311,10 +315,34 @@ fn walk_tar<R: Read>(
                 }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                let size = entry.size();
                 let Some(cap) = interest.wants(&path) else {
+                    let mode = entry.header().mode().unwrap_or(0);
+                    if let Some(ex) = interest.extractor(&path, mode, size) {
+                        match ex.extract(&path, &mut entry, size) {
+                            Ok(Some(d)) => scan.changes.push(Change::File {
+                                path,
+                                data: Arc::from(d),
+                                by: Some(ex.name()),
+                            }),
+                            Ok(None) => {}
+                            // The layer stream itself failing must stop the walk;
+                            // a file the extractor cannot make sense of is a warning.
+                            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                                scan.warnings.push(warn(
+                                    "extractor-failed",
+                                    format!(
+                                        "layer {}: {} could not read {path}: {e}",
+                                        scan.index,
+                                        ex.name()
+                                    ),
+                                ));
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
                     continue;
                 };
-                let size = entry.size();
                 let data = capture(&mut entry, size, cap)?;
                 match data {
                     Some(d) => {
@@ -325,7 +353,11 @@ fn walk_tar<R: Read>(
                                 limits.max_captured_bytes
                             )));
                         }
-                        scan.changes.push(Change::File { path, data: d });
+                        scan.changes.push(Change::File {
+                            path,
+                            data: d,
+                            by: None,
+                        });
                     }
                     None => {
                         scan.warnings.push(warn(

@@ -38,6 +38,29 @@ pub trait Interest: Sync {
     /// `path` is normalised and absolute (`/var/lib/dpkg/status`). Return the
     /// largest size to capture for that file, or `None` to skip it.
     fn wants(&self, path: &str) -> Option<u64>;
+
+    /// For a file not captured by [`Interest::wants`]: an extractor that reads
+    /// the file's stream and keeps a small derived result instead (a Go
+    /// binary's build info, a jar's Maven metadata). `mode` is the Unix mode.
+    fn extractor(&self, _path: &str, _mode: u32, _size: u64) -> Option<&dyn Extractor> {
+        None
+    }
+}
+
+/// Reads one file's contents while the layer streams past and returns the
+/// small part worth keeping. The result is stored in the view under the
+/// file's path (whiteouts apply as to any file) and marked with [`Extractor::name`].
+pub trait Extractor: Sync {
+    /// Stable name, e.g. `go-buildinfo`.
+    fn name(&self) -> &'static str;
+    /// `Ok(None)` when the file is not of the expected kind. Must bound its
+    /// own memory; `size` is the file's declared size.
+    fn extract(
+        &self,
+        path: &str,
+        reader: &mut dyn std::io::Read,
+        size: u64,
+    ) -> std::io::Result<Option<Vec<u8>>>;
 }
 
 impl<F: Fn(&str) -> Option<u64> + Sync> Interest for F {

@@ -11,8 +11,15 @@ use crate::{ImageError, Limits};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Node {
-    File { data: Arc<[u8]>, layer: usize },
-    Symlink { target: String, layer: usize },
+    File {
+        data: Arc<[u8]>,
+        layer: usize,
+        by: Option<&'static str>,
+    },
+    Symlink {
+        target: String,
+        layer: usize,
+    },
 }
 
 /// A captured file as seen through the squashed view.
@@ -23,6 +30,8 @@ pub struct VfsFile {
     pub data: Arc<[u8]>,
     /// The layer index the file's content comes from.
     pub layer: usize,
+    /// The extractor that produced `data`, or `None` for the file's own bytes.
+    pub extracted_by: Option<&'static str>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -79,12 +88,13 @@ impl Vfs {
         }
         for c in &scan.changes {
             match c {
-                Change::File { path, data } => {
+                Change::File { path, data, by } => {
                     self.nodes.insert(
                         path.clone(),
                         Node::File {
                             data: data.clone(),
                             layer: scan.index,
+                            by: *by,
                         },
                     );
                 }
@@ -154,10 +164,11 @@ impl Vfs {
     pub fn read(&self, path: &str) -> Result<Option<VfsFile>, VfsError> {
         let real = self.resolve(path)?;
         Ok(match self.nodes.get(&real) {
-            Some(Node::File { data, layer }) => Some(VfsFile {
+            Some(Node::File { data, layer, by }) => Some(VfsFile {
                 path: real,
                 data: data.clone(),
                 layer: *layer,
+                extracted_by: *by,
             }),
             _ => None,
         })
@@ -182,10 +193,11 @@ impl Vfs {
                 continue;
             }
             match n {
-                Node::File { data, layer } => out.push(VfsFile {
+                Node::File { data, layer, by } => out.push(VfsFile {
                     path: k.clone(),
                     data: data.clone(),
                     layer: *layer,
+                    extracted_by: *by,
                 }),
                 Node::Symlink { .. } => {
                     if let Ok(Some(f)) = self.read(k) {
@@ -255,6 +267,7 @@ impl Squashed {
                 crate::normalize(p).map(|path| Change::File {
                     path,
                     data: Arc::from(*d),
+                    by: None,
                 })
             })
             .collect();
@@ -300,6 +313,7 @@ mod tests {
         Change::File {
             path: p.into(),
             data: Arc::from(s.as_bytes()),
+            by: None,
         }
     }
 

@@ -226,3 +226,76 @@ fn dir_source_never_follows_symlinks_out_of_the_root() {
     assert_eq!(text(&s, "/etc/os-release"), None);
     assert_eq!(text(&s, "/etc/hostroot/etc/passwd"), None);
 }
+
+/// Keeps the first 8 bytes of every executable file, as a stand-in for a
+/// binary metadata extractor.
+struct HeadOfExecutables;
+
+impl caisson_image::Extractor for HeadOfExecutables {
+    fn name(&self) -> &'static str {
+        "head8"
+    }
+    fn extract(
+        &self,
+        _path: &str,
+        r: &mut dyn std::io::Read,
+        _size: u64,
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        let mut b = [0u8; 8];
+        let n = r.read(&mut b)?;
+        Ok((n > 0).then(|| b[..n].to_vec()))
+    }
+}
+
+struct ExecInterest;
+
+impl caisson_image::Interest for ExecInterest {
+    fn wants(&self, path: &str) -> Option<u64> {
+        interest(path)
+    }
+    fn extractor(
+        &self,
+        _path: &str,
+        mode: u32,
+        _size: u64,
+    ) -> Option<&dyn caisson_image::Extractor> {
+        (mode & 0o111 != 0).then_some(&HeadOfExecutables as &dyn caisson_image::Extractor)
+    }
+}
+
+#[test]
+fn extractors_see_executables_and_whiteouts_remove_their_results() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, mode, data) in [
+        ("usr/bin/tool", 0o755, &b"\x7fELF-tool-binary"[..]),
+        ("usr/bin/gone", 0o755, b"\x7fELF-gone"),
+        ("usr/share/data", 0o644, b"not executable"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_cksum();
+        b.append_data(&mut h, p, data).expect("append");
+    }
+    let l0 = b.into_inner().expect("tar");
+    let l1 = tar(&[Entry::File("usr/bin/.wh.gone", b"")]);
+    oci_layout(dir.path(), "t", &[(gzip(&l0), l0), (gzip(&l1), l1)]);
+    let src: Source = format!("oci:{}:t", dir.path().display())
+        .parse()
+        .expect("src");
+    let img = src.open("t", None).expect("open");
+    let s = scan(&img, &ExecInterest, &Limits::default()).expect("scan");
+    let v = s.view();
+    let tool = v.read("/usr/bin/tool").expect("ok").expect("extracted");
+    assert_eq!(&tool.data[..], b"\x7fELF-too");
+    assert_eq!(tool.extracted_by, Some("head8"));
+    assert!(
+        v.read("/usr/bin/gone").expect("ok").is_none(),
+        "whiteout removes extracted data"
+    );
+    assert!(
+        v.read("/usr/share/data").expect("ok").is_none(),
+        "non-executables not extracted"
+    );
+}

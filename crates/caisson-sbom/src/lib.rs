@@ -81,9 +81,14 @@ fn pull(source: &str, reference: &str, opts: &Options) -> Result<OpenedImage, Sb
 
 /// Scans an opened image and catalogs it.
 pub fn from_image(image: &OpenedImage, opts: &Options) -> Result<Sbom, SbomError> {
-    let squashed = caisson_image::scan(image, &caisson_catalog::OsInterest, &opts.limits)?;
+    let catalogers = caisson_catalog::Catalogers::os();
+    let squashed = caisson_image::scan(image, &catalogers, &opts.limits)?;
     tracing::info!(entries = squashed.entries, "walked layers");
-    Ok(caisson_catalog::catalog(&squashed, image.info.clone()))
+    Ok(caisson_catalog::catalog(
+        &catalogers,
+        &squashed,
+        image.info.clone(),
+    ))
 }
 
 /// Builds the SBOM of a local source.

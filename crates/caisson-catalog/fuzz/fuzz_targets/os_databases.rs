@@ -23,5 +23,5 @@ fuzz_target!(|data: &[u8]| {
         ("/usr/share/doc/pkg/copyright", body),
     ];
     let squashed = Squashed::from_files(&files);
-    let _ = caisson_catalog::catalog(&squashed, SourceInfo::default());
+    let _ = caisson_catalog::catalog(&caisson_catalog::Catalogers::os(), &squashed, SourceInfo::default());
 });
