@@ -3,6 +3,8 @@
 # libdpkg (dpkg), packaging (PyPI), node semver (npm/SemVer), ruby (RubyGems),
 # php + composer/semver (Packagist), python3-rpm (RPM), maven-artifact + JDK
 # (Maven), R (CRAN). Idempotent: checks first, installs only what is missing.
+# apk-tools (Alpine) is not installed here: the test runs the apk of the Alpine
+# fixture rootfs that scripts/fixtures builds ($CAISSON_FIXTURES/alpine/rootfs).
 set -euo pipefail
 CACHE="${CAISSON_CACHE:-$HOME/.cache/caisson}"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -2,7 +2,8 @@
 //!
 //! Every scheme parses a version string into a value with a total order
 //! ([`Ord`]); parse once with [`Ecosystem::parse`] and compare many times, or
-//! call [`compare`] on two strings. Comparing parsed versions never allocates;
+//! call [`compare`] on two strings. `Ord` is the tool's order everywhere
+//! except for Maven's cyclic corner cases ([`Version::tool_cmp`]). Comparing parsed versions never allocates;
 //! the dpkg, apk and RPM schemes compare strings without allocating at all.
 //!
 //! Ecosystem names follow OSV's (`Debian`, `Alpine`, `Red Hat`, `PyPI`, `npm`,
@@ -32,7 +33,7 @@ mod semver;
 pub enum Ecosystem {
     /// dpkg ordering (Debian, Ubuntu and derivatives): epochs, `~`, revisions.
     Debian,
-    /// apk-tools ordering: letters, `_rc`/`_p` suffixes, `-rN`.
+    /// apk-tools 3 ordering: letters, `_rc`/`_p` suffixes, `~hash`, `-rN`.
     Alpine,
     /// rpmvercmp with epoch and release (Red Hat, Rocky, Alma, SUSE…).
     RedHat,
@@ -239,6 +240,20 @@ impl Version {
     pub fn ecosystem(&self) -> Ecosystem {
         self.ecosystem
     }
+
+    /// Compares exactly as the ecosystem's own tool does; [`compare`] gives
+    /// the same answers. This is [`Ord`] for every ecosystem but Maven, whose
+    /// `ComparableVersion` is not transitive (`1.foo.2 < 1-alpha < 1 <
+    /// 1.foo.2`): there `Ord` is a total order that departs from Maven on
+    /// the pairs that form such cycles (see the crate README), and this
+    /// method is Maven's answer. Use it to decide one comparison (is this
+    /// version below the fix?), and `Ord` to sort.
+    pub fn tool_cmp(&self, other: &Version) -> Ordering {
+        match (&self.repr, &other.repr) {
+            (Repr::Maven(a), Repr::Maven(b)) => a.cmp_maven(b),
+            _ => self.cmp(other),
+        }
+    }
 }
 
 impl Ord for Version {
@@ -278,14 +293,15 @@ impl PartialEq for Version {
 
 impl Eq for Version {}
 
-/// Compares two version strings under `ecosystem`'s rules. Never panics.
+/// Compares two version strings under `ecosystem`'s rules, exactly as the
+/// ecosystem's tool does ([`Version::tool_cmp`]). Never panics.
 pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Result<Ordering, VersionError> {
     let err = |(input, reason)| VersionError::new(ecosystem, input, reason);
     match ecosystem {
         Ecosystem::Debian => dpkg::compare_str(a, b).map_err(err),
         Ecosystem::Alpine => apk::compare_str(a, b).map_err(err),
         Ecosystem::RedHat => rpm::compare_str(a, b).map_err(err),
-        _ => Ok(ecosystem.parse(a)?.cmp(&ecosystem.parse(b)?)),
+        _ => Ok(ecosystem.parse(a)?.tool_cmp(&ecosystem.parse(b)?)),
     }
 }
 

@@ -5,10 +5,14 @@
 //! snapshot < release < sp < anything else (lexically).
 //! Every string is a valid Maven version.
 //!
-//! `ComparableVersion` is not transitive when a qualifier sits between dots
-//! (`1.foo.2` keeps `foo` as a plain item, which sorts below any `-` sub-list)
-//! while `-alpha` sorts below the release: `1.foo.2 < 1-alpha < 1 < 1.foo.2`.
-//! Maven really orders them that way, so this port does too.
+//! `ComparableVersion` is not transitive: an item's order against a missing
+//! item (the other version ended) contradicts its order against items of
+//! other kinds. `1.foo.2 < 1-alpha < 1 < 1.foo.2` (`foo` ranks above the
+//! end but below any sub-list, `-alpha` below the end) and
+//! `1 < 1.foo.1 < 1.0.alpha.1 < 1` (a `0` item ranks above any qualifier but
+//! equal to the end). [`MavenVersion::cmp_maven`] reproduces Maven exactly;
+//! `Ord` is a genuine total order that differs from it only in the two
+//! places that create such cycles (see [`cmp_total`]).
 
 use std::cmp::Ordering;
 
@@ -118,6 +122,68 @@ fn cmp_lists(a: &[Item], b: &[Item]) -> Ordering {
     Ordering::Equal
 }
 
+/// Where an item stands relative to a missing item ("the version ended"):
+/// below, level with, or above it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Side {
+    Below,
+    Level,
+    Above,
+}
+
+/// The total order's view of an item: its side of the end, then its kind
+/// (qualifier < sub-list < number, as in Maven), then its value.
+fn class(item: Option<&Item>) -> (Side, u8) {
+    match item {
+        None => (Side::Level, 0),
+        Some(Item::Str(q)) => match q.cmp(&Qualifier::Known(RELEASE_INDEX)) {
+            Ordering::Less => (Side::Below, 0),
+            Ordering::Equal => (Side::Level, 0),
+            Ordering::Greater => (Side::Above, 0),
+        },
+        Some(Item::List(l)) => match cmp_total(l, &[]) {
+            Ordering::Less => (Side::Below, 1),
+            Ordering::Equal => (Side::Level, 1),
+            Ordering::Greater => (Side::Above, 1),
+        },
+        Some(Item::Int(_)) => (Side::Above, 2),
+    }
+}
+
+/// A total order on Maven item lists that agrees with `ComparableVersion`
+/// except where Maven's own order is cyclic. Items compare by their side of
+/// the end (below: pre-release qualifiers and sub-lists that rank below the
+/// release; level: the end itself and `ga`/`final`/`release` items; above:
+/// every number, `sp`, unknown qualifiers, later sub-lists), then by kind,
+/// then by value, lexicographically with a missing item as "the end". That
+/// differs from Maven in exactly two item pairings:
+/// - a number `0` against the end: Maven calls them equal and lets the items
+///   after the `0` decide; here any number ranks above the end. The answers
+///   differ only when the zeros are followed by a pre-release qualifier item
+///   (`1.0.alpha.1`: Maven says `< 1`, here `> 1`).
+/// - a qualifier item at or above the release (`sp`, `foo`, `ga`) against a
+///   sub-list below the release (`-alpha`): Maven puts every qualifier below
+///   every sub-list; here the qualifier comes after the sub-list
+///   (`1.foo.2`: Maven says `< 1-alpha`, here `> 1-alpha`).
+fn cmp_total(a: &[Item], b: &[Item]) -> Ordering {
+    let n = a.len().max(b.len());
+    for i in 0..n {
+        let (x, y) = (a.get(i), b.get(i));
+        let ord = class(x).cmp(&class(y)).then_with(|| match (x, y) {
+            (Some(Item::Int(p)), Some(Item::Int(q))) => p.cmp(q),
+            (Some(Item::Str(p)), Some(Item::Str(q))) => p.cmp(q),
+            (Some(Item::List(p)), Some(Item::List(q))) => cmp_total(p, q),
+            // Same class and kind otherwise means: the end against a
+            // release-level qualifier, or the end against itself.
+            _ => Ordering::Equal,
+        });
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
 fn normalize(list: &mut Vec<Item>) {
     let mut i = list.len();
     while i > 0 {
@@ -214,9 +280,18 @@ impl MavenVersion {
     }
 }
 
+impl MavenVersion {
+    /// `ComparableVersion.compareTo`, exactly (not transitive; see the
+    /// module docs).
+    pub(crate) fn cmp_maven(&self, other: &Self) -> Ordering {
+        cmp_lists(&self.items, &other.items)
+    }
+}
+
+/// A total order: `cmp_maven` except where Maven's order is cyclic.
 impl Ord for MavenVersion {
     fn cmp(&self, other: &Self) -> Ordering {
-        cmp_lists(&self.items, &other.items)
+        cmp_total(&self.items, &other.items)
     }
 }
 impl PartialOrd for MavenVersion {
@@ -236,16 +311,147 @@ mod tests {
     use super::*;
     use Ordering::*;
 
+    /// Maven's answer.
     fn c(a: &str, b: &str) -> Ordering {
+        MavenVersion::parse(a).cmp_maven(&MavenVersion::parse(b))
+    }
+
+    /// The total order.
+    fn t(a: &str, b: &str) -> Ordering {
         MavenVersion::parse(a).cmp(&MavenVersion::parse(b))
     }
 
-    /// Maven's own cycle (checked with maven-artifact's `ComparableVersion`).
+    /// Maven's own cycles (checked with maven-artifact's `ComparableVersion`),
+    /// and where the total order breaks each of them.
     #[test]
-    fn maven_is_not_transitive_and_neither_is_this_port() {
+    fn maven_cycles_are_reproduced_and_ord_breaks_them() {
         assert_eq!(c("1.foo.2", "1-alpha"), Less);
         assert_eq!(c("1-alpha", "1"), Less);
         assert_eq!(c("1", "1.foo.2"), Less);
+        assert_eq!(t("1.foo.2", "1-alpha"), Greater);
+        assert_eq!(t("1-alpha", "1"), Less);
+        assert_eq!(t("1", "1.foo.2"), Less);
+
+        assert_eq!(c("1", "1.foo.1"), Less);
+        assert_eq!(c("1.foo.1", "1.0.alpha.1"), Less);
+        assert_eq!(c("1.0.alpha.1", "1"), Less);
+        assert_eq!(t("1", "1.foo.1"), Less);
+        assert_eq!(t("1.foo.1", "1.0.alpha.1"), Less);
+        assert_eq!(t("1.0.alpha.1", "1"), Greater);
+
+        assert_eq!(c("1-sp", "1--alpha"), Less);
+        assert_eq!(c("1--alpha", "1"), Less);
+        assert_eq!(c("1", "1-sp"), Less);
+        assert_eq!(t("1-sp", "1--alpha"), Greater);
+    }
+
+    /// Versions on which `Ord` may depart from Maven: an item list holding a
+    /// qualifier after another item, which happens only when a separator
+    /// ends the qualifier (`1.foo.2`, `1.0.alpha.1`, `1.foo.`), or a list
+    /// whose first item is a list (`1--alpha`, `-alpha`, `1-0alpha`).
+    fn may_deviate(items: &[Item]) -> bool {
+        let plain = items.iter().skip(1).any(|i| matches!(i, Item::Str(_)));
+        let leading = matches!(items.first(), Some(Item::List(_)));
+        plain
+            || leading
+            || items.iter().any(|i| match i {
+                Item::List(l) => may_deviate(l),
+                _ => false,
+            })
+    }
+
+    #[test]
+    fn common_versions_do_not_deviate() {
+        for v in [
+            "1",
+            "1.0.1",
+            "31.0.1-jre",
+            "1-alpha-1",
+            "1.0.0.RELEASE",
+            "2.5.6.SEC03",
+            "1-1",
+        ] {
+            assert!(!may_deviate(&MavenVersion::parse(v).items), "{v}");
+        }
+        for v in [
+            "1.foo.2",
+            "1.0.alpha.1",
+            "1.foo.",
+            "1--alpha",
+            "-alpha",
+            "1-0alpha",
+        ] {
+            assert!(may_deviate(&MavenVersion::parse(v).items), "{v}");
+        }
+    }
+
+    const TOKENS: &[&str] = &[
+        "0",
+        "1",
+        "2",
+        "00",
+        "10",
+        ".",
+        "-",
+        "a",
+        "b",
+        "m",
+        "alpha",
+        "beta",
+        "milestone",
+        "rc",
+        "cr",
+        "snapshot",
+        "ga",
+        "final",
+        "release",
+        "sp",
+        "foo",
+        "x",
+        "A",
+        "é",
+    ];
+
+    fn version() -> impl Strategy<Value = String> {
+        prop::collection::vec(prop::sample::select(TOKENS), 0..9).prop_map(|v| v.concat())
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 20000, ..ProptestConfig::default() })]
+
+        /// `Ord` equals Maven's answer except on the documented pairs, and
+        /// is transitive.
+        #[test]
+        fn ord_departs_from_maven_only_where_documented(
+            a in version(), b in version(), x in version(),
+        ) {
+            let (pa, pb, px) = (
+                MavenVersion::parse(&a),
+                MavenVersion::parse(&b),
+                MavenVersion::parse(&format!("{a}{x}")),
+            );
+            let ax = format!("{a}{x}");
+            for (p, q, s, u) in [(&pa, &pb, &a, &b), (&pa, &px, &a, &ax), (&pb, &px, &b, &ax)] {
+                if p.cmp(q) != p.cmp_maven(q) {
+                    prop_assert!(
+                        may_deviate(&p.items) || may_deviate(&q.items),
+                        "undocumented deviation {:?} vs {:?}", s, u
+                    );
+                }
+            }
+            let v = [&pa, &pb, &px];
+            for x in v {
+                for y in v {
+                    for z in v {
+                        if x <= y && y <= z {
+                            prop_assert!(x <= z, "not transitive: {:?} {:?} {:?}", a, b, ax);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -280,6 +486,7 @@ mod tests {
         for w in ordered.windows(2) {
             if let [a, b] = w {
                 assert_eq!(c(a, b), Less, "{a} < {b}");
+                assert_eq!(t(a, b), Less, "{a} < {b} (Ord)");
             }
         }
         for (a, b) in [
@@ -291,6 +498,7 @@ mod tests {
             ("1cr", "1rc"),
         ] {
             assert_eq!(c(a, b), Equal, "{a} = {b}");
+            assert_eq!(t(a, b), Equal, "{a} = {b} (Ord)");
         }
     }
 }

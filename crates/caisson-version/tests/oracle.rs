@@ -1,7 +1,8 @@
 //! Differential tests: thousands of generated version pairs per ecosystem,
 //! each batch fed to ONE process of the ecosystem's real tool, must get the
 //! same answer (`<`, `=`, `>` or error) from this crate.
-//! Oracles are installed by `scripts/deps.d/version.sh`; under `CI=true` a
+//! Oracles are installed by `scripts/deps.d/version.sh`, except apk-tools,
+//! which is the Alpine fixture's own (`scripts/fixtures`); under `CI=true` a
 //! missing oracle fails the test instead of skipping it.
 
 mod support;
@@ -93,6 +94,121 @@ fn debian_matches_libdpkg() {
             }
         }
     }
+}
+
+#[test]
+fn alpine_matches_apk_tools_3() {
+    // apk-tools 3.0.8 from the Alpine 3.23 fixture, run on this host through
+    // the rootfs's own musl loader.
+    let rootfs = fixtures_dir().join("alpine/rootfs");
+    let loader = rootfs.join("lib/ld-musl-x86_64.so.1");
+    let ok = fixtures_dir().join("alpine/.stamp").exists()
+        && loader.exists()
+        && rootfs.join("sbin/apk").exists();
+    if !require_from(
+        "apk-tools 3 (Alpine fixture rootfs)",
+        ok,
+        "scripts/fixtures --only alpine",
+    ) {
+        return;
+    }
+    const T: &[&str] = &[
+        "0",
+        "1",
+        "2",
+        "9",
+        "10",
+        "01",
+        "00",
+        "007",
+        ".",
+        "_",
+        "-",
+        "-r",
+        "-r1",
+        "-r01",
+        "~",
+        "~ab",
+        "~0f1",
+        "~AB",
+        "a",
+        "b",
+        "z",
+        "A",
+        "r",
+        "alpha",
+        "rc",
+        "p",
+        "_alpha",
+        "_beta",
+        "_pre",
+        "_rc",
+        "_p",
+        "_cvs",
+        "_svn",
+        "_git",
+        "_hg",
+        "_bogus",
+        "18446744073709551617",
+        "99999999999999999999",
+        " ",
+    ];
+    let p = pool(
+        "0{0,2}[0-9]{1,3}(\\.0{0,2}[0-9]{1,3}){0,3}[a-z]?(_(alpha|beta|pre|rc|p|cvs|svn|git|hg)[0-9]{0,3}){0,2}(~[0-9a-f]{1,7})?(-r[0-9]{1,2})?",
+        soup(T, 7),
+        10,
+    );
+    let hand = [
+        ("1.0_rc1", "1.0"),
+        ("1.0", "1.00"),
+        ("1.01", "1.1"),
+        ("1.09", "1.010"),
+        ("01", "1"),
+        ("1a2", "1"),
+        ("1.0~ab", "1.0"),
+        ("1.0~AB", "1.0"),
+        ("1.0-r1", "1.0~a"),
+        ("1.0~ab_rc1", "1"),
+        ("1.0_p_rc", "1.0_p"),
+        ("1.0_pre", "1.0_p"),
+        ("18446744073709551617", "1"),
+        ("1.0", "-r1"),
+        ("", "1"),
+    ];
+    let mut cmd = Command::new("sh");
+    cmd.arg(oracle_script("apk_oracle.sh")).arg(&rootfs);
+    check(Ecosystem::Alpine, cmd, &pairs(&p, N, 10, &hand));
+
+    // Validity of every pool member, in one `apk version -c` (it prints the
+    // invalid ones).
+    let members: Vec<&String> = p.iter().filter(|v| !v.contains('\n')).collect();
+    let out = Command::new(&loader)
+        .arg("--library-path")
+        .arg(format!(
+            "{}:{}",
+            rootfs.join("lib").display(),
+            rootfs.join("usr/lib").display()
+        ))
+        .arg(rootfs.join("sbin/apk"))
+        .args(["version", "-c", "--"])
+        .args(&members)
+        .output()
+        .expect("running apk version -c");
+    let mut rejected: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut ours_rejected: Vec<String> = members
+        .iter()
+        .filter(|v| Ecosystem::Alpine.parse(v).is_err())
+        .map(|v| (*v).clone())
+        .collect();
+    rejected.sort();
+    ours_rejected.sort();
+    assert_eq!(
+        rejected, ours_rejected,
+        "apk version -c disagrees on validity"
+    );
 }
 
 #[test]
@@ -371,14 +487,15 @@ fn redhat_matches_rpm() {
     check(Ecosystem::RedHat, cmd, &pairs(&p, N, 7, &hand));
 }
 
-#[test]
-fn maven_matches_comparable_version() {
+/// Builds the `ComparableVersion` oracle; `None` when the jar or JDK is
+/// missing (a failure under CI).
+fn maven_oracle() -> Option<Command> {
     let jar = std::path::Path::new("/usr/share/maven/lib/maven-artifact-3.x.jar");
     if !require(
         "maven-artifact jar + javac",
         jar.exists() && has_cmd("javac", "-version"),
     ) {
-        return;
+        return None;
     }
     let out = cache_dir().join("maven-oracle");
     fs_err::create_dir_all(&out).expect("creating oracle cache dir");
@@ -391,6 +508,14 @@ fn maven_matches_comparable_version() {
         .status()
         .expect("running javac");
     assert!(status.success(), "compiling MavenOracle failed");
+    let mut cmd = Command::new("java");
+    cmd.arg("-cp")
+        .arg(format!("{}:{}", out.display(), jar.display()))
+        .arg("MavenOracle");
+    Some(cmd)
+}
+
+fn maven_pool() -> Vec<String> {
     const T: &[&str] = &[
         "0",
         "1",
@@ -420,7 +545,14 @@ fn maven_matches_comparable_version() {
         "12345678901234567890",
         "RC",
     ];
-    let p = pool("[0-9]{1,2}(\\.[0-9]{1,2}){0,3}([.-]?(alpha|beta|rc|SNAPSHOT|sp|ga|final|m|a|b|foo)[.-]?[0-9]{0,2}){0,2}", soup(T, 7), 8);
+    pool("[0-9]{1,2}(\\.[0-9]{1,2}){0,3}([.-]?(alpha|beta|rc|SNAPSHOT|sp|ga|final|m|a|b|foo)[.-]?[0-9]{0,2}){0,2}", soup(T, 7), 8)
+}
+
+#[test]
+fn maven_matches_comparable_version() {
+    let Some(cmd) = maven_oracle() else {
+        return;
+    };
     let hand = [
         ("1-alpha2snapshot", "1-alpha2"),
         ("1-rc", "1-cr2"),
@@ -431,12 +563,100 @@ fn maven_matches_comparable_version() {
         ("1.0.0", "1"),
         ("1a1", "1-alpha-1"),
         ("", "0"),
+        ("1.foo.2", "1-alpha"),
+        ("1.0.alpha.1", "1"),
+        ("1-sp", "1--alpha"),
     ];
-    let mut cmd = Command::new("java");
-    cmd.arg("-cp")
-        .arg(format!("{}:{}", out.display(), jar.display()))
-        .arg("MavenOracle");
-    check(Ecosystem::Maven, cmd, &pairs(&p, N, 8, &hand));
+    check(Ecosystem::Maven, cmd, &pairs(&maven_pool(), N, 8, &hand));
+}
+
+/// `ComparableVersion` is cyclic (`1.foo.2 < 1-alpha < 1 < 1.foo.2`), so an
+/// `Ord` that followed it could make `slice::sort` panic (Rust ≥ 1.81).
+/// `Ord` is a total order; `compare` still gives Maven's answer.
+#[test]
+fn maven_cycle_1_foo_2_sorts_without_panic() {
+    const CYCLES: &[&str] = &[
+        "1.foo.2",
+        "1-alpha",
+        "1",
+        "1.foo.1",
+        "1.0.alpha.1",
+        "1-sp",
+        "1--alpha",
+        "1.foo.",
+        "1.alpha",
+        "1-jre",
+        "31.0.1-jre",
+        "31-jre",
+    ];
+    let mut strings: Vec<String> = maven_pool().into_iter().take(300).collect();
+    for (i, c) in CYCLES.iter().enumerate() {
+        // Spread the cycle members (several copies) through the vector.
+        for k in 0..3 {
+            let at = (i * 37 + k * 101) % strings.len();
+            strings.insert(at, (*c).to_owned());
+        }
+    }
+    let versions: Vec<caisson_version::Version> = strings
+        .iter()
+        .map(|s| {
+            Ecosystem::Maven
+                .parse(s)
+                .expect("every string is a Maven version")
+        })
+        .collect();
+    let mut sorted = versions.clone();
+    sorted.sort();
+    let mut unstable = versions.clone();
+    unstable.sort_unstable();
+    assert!(
+        sorted.windows(2).all(|w| w[0] <= w[1]),
+        "sort is not sorted"
+    );
+    assert!(sorted.iter().zip(&unstable).all(|(a, b)| a == b));
+    // Transitivity over the cycle members and a sample of the rest.
+    let sample: Vec<&caisson_version::Version> = versions.iter().step_by(4).collect();
+    for x in &sample {
+        for y in &sample {
+            for z in &sample {
+                if x <= y && y <= z {
+                    assert!(x <= z, "Ord is not transitive: {x:?} {y:?} {z:?}");
+                }
+            }
+        }
+    }
+    // `compare` keeps Maven's own (cyclic) answers.
+    let cyclic = [
+        ("1.foo.2", "1-alpha"),
+        ("1-alpha", "1"),
+        ("1", "1.foo.2"),
+        ("1", "1.foo.1"),
+        ("1.foo.1", "1.0.alpha.1"),
+        ("1.0.alpha.1", "1"),
+        ("1-sp", "1--alpha"),
+        ("1--alpha", "1"),
+        ("1", "1-sp"),
+    ];
+    for (a, b) in cyclic {
+        assert_eq!(
+            compare(Ecosystem::Maven, a, b).ok(),
+            Some(std::cmp::Ordering::Less),
+            "{a} < {b}"
+        );
+    }
+    let Some(cmd) = maven_oracle() else {
+        return;
+    };
+    let mut pairs: Vec<(String, String)> = cyclic
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    for a in CYCLES {
+        for b in CYCLES {
+            pairs.push(((*a).to_owned(), (*b).to_owned()));
+        }
+    }
+    check(Ecosystem::Maven, cmd, &pairs);
 }
 
 #[test]

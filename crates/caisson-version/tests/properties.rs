@@ -1,7 +1,9 @@
 //! Property tests: for every ecosystem, on random and adversarial strings,
-//! comparison is a total order (reflexive, antisymmetric, transitive — except
-//! Maven, whose own `ComparableVersion` has cycles that the port reproduces),
-//! agrees between `compare` and parsed `Version`s, and never panics.
+//! `Ord` on parsed `Version`s is a total order (reflexive, antisymmetric,
+//! transitive — Maven included), `compare` agrees with `Version::tool_cmp`,
+//! which is `Ord` for every ecosystem but Maven (whose own
+//! `ComparableVersion` has cycles; `src/maven.rs` checks where they differ),
+//! and nothing panics.
 
 use std::cmp::Ordering;
 
@@ -87,8 +89,19 @@ fn check_total(eco: Ecosystem, a: &str, b: &str, c: &str) -> Result<(), TestCase
                 (Some(p), Some(q)) => {
                     prop_assert_eq!(
                         direct.as_ref().ok(),
-                        Some(&p.cmp(q)),
+                        Some(&p.tool_cmp(q)),
                         "{} {:?} vs {:?}",
+                        eco,
+                        s,
+                        t
+                    );
+                    if eco != Ecosystem::Maven {
+                        prop_assert_eq!(p.tool_cmp(q), p.cmp(q), "{} {:?} vs {:?}", eco, s, t);
+                    }
+                    prop_assert_eq!(
+                        q.tool_cmp(p),
+                        p.tool_cmp(q).reverse(),
+                        "{} tool antisymmetry {:?} {:?}",
                         eco,
                         s,
                         t
@@ -115,11 +128,6 @@ fn check_total(eco: Ecosystem, a: &str, b: &str, c: &str) -> Result<(), TestCase
         if let Some(p) = p {
             prop_assert_eq!(p.cmp(p), Ordering::Equal, "{} reflexive {:?}", eco, s);
         }
-    }
-    // Maven's ComparableVersion is itself not transitive (see src/maven.rs);
-    // the port follows Maven, so only the checks above apply to it.
-    if eco == Ecosystem::Maven {
-        return Ok(());
     }
     let mut valid: Vec<&Version> = parsed.iter().flatten().collect();
     valid.sort();

@@ -26,16 +26,34 @@ pub fn oracle_script(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Where `scripts/fixtures` keeps its images (`$CAISSON_FIXTURES`, else
+/// `$CAISSON_CACHE/fixtures`, else `~/.cache/caisson/fixtures`).
+pub fn fixtures_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CAISSON_FIXTURES") {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("CAISSON_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/caisson")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("fixtures")
+}
+
 /// True if the oracle can run; otherwise fails under CI and skips locally.
 pub fn require(tool: &str, available: bool) -> bool {
+    require_from(tool, available, "scripts/deps.d/version.sh")
+}
+
+/// Like [`require`], naming the script that provides the oracle.
+pub fn require_from(tool: &str, available: bool, provider: &str) -> bool {
     if available {
         return true;
     }
     assert!(
         std::env::var("CI").map_or(true, |v| v != "true"),
-        "oracle {tool} is missing under CI; scripts/deps.d/version.sh installs it"
+        "oracle {tool} is missing under CI; {provider} provides it"
     );
-    eprintln!("skipping: oracle {tool} is not installed (run scripts/deps.d/version.sh)");
+    eprintln!("skipping: oracle {tool} is not available (run {provider})");
     false
 }
 
