@@ -103,6 +103,11 @@ fn prop(name: &str, value: impl Into<String>) -> Property {
 }
 
 pub(crate) fn document(sbom: &Sbom, opts: &RenderOptions) -> Bom {
+    document_with_refs(sbom, opts).0
+}
+
+/// The BOM and the `bom-ref` given to each package, in `sbom.packages` order.
+pub(crate) fn document_with_refs(sbom: &Sbom, opts: &RenderOptions) -> (Bom, Vec<String>) {
     let mut refs = RefAllocator::default();
     let image_ref = refs.take(IMAGE_REF);
 
@@ -110,8 +115,22 @@ pub(crate) fn document(sbom: &Sbom, opts: &RenderOptions) -> Bom {
     if let Some(os) = &sbom.os {
         components.push(os_component(os, refs.take(OS_REF)));
     }
+    let index: std::collections::HashMap<*const Package, usize> = sbom
+        .packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p as *const Package, i))
+        .collect();
+    let mut package_refs = vec![String::new(); sbom.packages.len()];
     for p in sorted_packages(sbom) {
-        components.push(package_component(p, refs.take(&p.id)));
+        let bom_ref = refs.take(&p.id);
+        if let Some(slot) = index
+            .get(&(p as *const Package))
+            .and_then(|i| package_refs.get_mut(*i))
+        {
+            slot.clone_from(&bom_ref);
+        }
+        components.push(package_component(p, bom_ref));
     }
 
     let depends_on: Vec<String> = components
@@ -119,7 +138,7 @@ pub(crate) fn document(sbom: &Sbom, opts: &RenderOptions) -> Bom {
         .filter_map(|c| c.bom_ref.clone())
         .collect();
 
-    Bom {
+    let bom = Bom {
         schema: "http://cyclonedx.org/schema/bom-1.6.schema.json",
         bom_format: "CycloneDX",
         spec_version: "1.6",
@@ -147,7 +166,8 @@ pub(crate) fn document(sbom: &Sbom, opts: &RenderOptions) -> Bom {
             reference: image_ref,
             depends_on,
         }],
-    }
+    };
+    (bom, package_refs)
 }
 
 fn image_component(sbom: &Sbom, bom_ref: String) -> Component {

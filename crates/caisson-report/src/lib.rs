@@ -211,6 +211,22 @@ pub fn write(
     }
 }
 
+/// The CycloneDX 1.6 BOM for `sbom` as a JSON value, and the `bom-ref` given
+/// to each package (in `sbom.packages` order), for writers that extend the BOM
+/// (the scan report adds `vulnerabilities` that refer to those components).
+pub fn cyclonedx_value(
+    sbom: &Sbom,
+    opts: &RenderOptions,
+) -> Result<(serde_json::Value, Vec<String>), ReportError> {
+    opts.check()?;
+    let (bom, refs) = cyclonedx::document_with_refs(sbom, opts);
+    let value = serde_json::to_value(&bom).map_err(|source| ReportError::Json {
+        format: Format::CycloneDxJson,
+        source,
+    })?;
+    Ok((value, refs))
+}
+
 /// Renders into a `String` (convenience for tests and small callers).
 pub fn to_string(format: Format, sbom: &Sbom, opts: &RenderOptions) -> Result<String, ReportError> {
     let mut buf = Vec::new();

@@ -42,6 +42,15 @@ pub fn spdx() -> Validator {
         .expect("SPDX 2.3 schema compiles")
 }
 
+/// SARIF 2.1.0 (`sarif-schema-2.1.0.json`, OASIS errata 01; draft-04).
+pub fn sarif() -> Validator {
+    jsonschema::options()
+        .offline()
+        .should_validate_formats(true)
+        .build(&load("sarif-2.1.0/sarif-schema-2.1.0.json"))
+        .expect("SARIF 2.1.0 schema compiles")
+}
+
 /// Every validation error, with the JSON pointer where it occurred.
 pub fn errors(v: &Validator, doc: &Value) -> Vec<String> {
     v.iter_errors(doc)

@@ -1,0 +1,324 @@
+//! The matcher: per package, ask the source, evaluate every record, merge
+//! records that name the same vulnerability, and build [`Finding`]s.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use caisson_model::{
+    normalize_package_name, Advisory, AdvisorySource, Affected, Finding, Package, Sbom, Warning,
+};
+use caisson_version::Ecosystem;
+
+use crate::evaluate::{evaluate, parse_version};
+use crate::query::{query_for, Query, Skip};
+use crate::severity::{assess, CvssScorer};
+
+/// What matching an SBOM produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MatchOutput {
+    /// Findings ordered by package (name, version, id), then finding id.
+    pub findings: Vec<Finding>,
+    /// Non-fatal problems: unsupported distributions, unparseable versions or ranges.
+    pub warnings: Vec<Warning>,
+}
+
+/// Why matching failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MatchError {
+    #[error("querying advisories for {ecosystem} package {name:?}")]
+    Source {
+        ecosystem: String,
+        name: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// The `database_specific.status` values an importer may set (affected entry
+/// first, then record top level).
+fn status<'a>(adv: &'a Advisory, entry: &'a Affected) -> Option<&'a str> {
+    let get = |v: Option<&'a serde_json::Value>| v?.get("status")?.as_str();
+    get(entry.database_specific.as_ref()).or_else(|| get(adv.database_specific.as_ref()))
+}
+
+/// One record that affects the package, with its entries and fixes.
+struct Hit {
+    advisory: Advisory,
+    fixed: Vec<String>,
+    entries: Vec<usize>,
+}
+
+/// Evaluates one record for one query. `None` when it does not affect the version.
+fn evaluate_record(adv: &Advisory, q: &Query, warnings: &mut Vec<Warning>) -> Option<Hit> {
+    if adv.withdrawn.is_some() {
+        return None;
+    }
+    let mut hit = Hit {
+        advisory: adv.clone(),
+        fixed: Vec::new(),
+        entries: Vec::new(),
+    };
+    let mut affected = false;
+    for (i, entry) in adv.affected.iter().enumerate() {
+        let Some(pkg) = &entry.package else { continue };
+        if pkg.ecosystem != q.ecosystem
+            || normalize_package_name(&pkg.ecosystem, &pkg.name) != q.name
+        {
+            continue;
+        }
+        let st = status(adv, entry);
+        if st == Some("not-affected") {
+            continue;
+        }
+        let verdict = evaluate(entry, q.scheme, &q.version);
+        for (r, reason) in verdict.skipped {
+            warnings.push(Warning {
+                code: "advisory-range-unusable".into(),
+                message: format!(
+                    "{} affected[{i}].ranges[{r}] for {} {}: {reason}",
+                    adv.id, q.ecosystem, q.name
+                ),
+            });
+        }
+        let unconditional = matches!(st, Some("unfixed" | "end-of-life"))
+            && entry.ranges.is_empty()
+            && entry.versions.is_empty();
+        if verdict.affected || unconditional {
+            affected = true;
+            hit.entries.push(i);
+            hit.fixed.extend(verdict.fixed);
+        }
+    }
+    affected.then_some(hit)
+}
+
+/// Matches every package of `sbom` against `source`.
+pub fn match_sbom(
+    sbom: &Sbom,
+    source: &dyn AdvisorySource,
+    scorer: &dyn CvssScorer,
+) -> Result<MatchOutput, MatchError> {
+    let mut out = MatchOutput::default();
+    let mut cache: HashMap<(String, String), Vec<Advisory>> = HashMap::new();
+    let mut unsupported: BTreeSet<String> = BTreeSet::new();
+    let mut bad_versions: BTreeSet<String> = BTreeSet::new();
+
+    for p in &sbom.packages {
+        let q = match query_for(p, sbom.os.as_ref()) {
+            Ok(q) => q,
+            Err(Skip::OwnedByOsPackage) => continue,
+            Err(Skip::UnsupportedOs(what)) => {
+                unsupported.insert(what);
+                continue;
+            }
+        };
+        let key = (q.ecosystem.clone(), q.name.clone());
+        if !cache.contains_key(&key) {
+            let advisories =
+                source
+                    .advisories(&q.ecosystem, &q.name)
+                    .map_err(|source| MatchError::Source {
+                        ecosystem: q.ecosystem.clone(),
+                        name: q.name.clone(),
+                        source,
+                    })?;
+            cache.insert(key.clone(), advisories);
+        }
+        let advisories = cache.get(&key).map(Vec::as_slice).unwrap_or_default();
+        if !advisories.is_empty() && parse_version(q.scheme, &q.version).is_none() {
+            bad_versions.insert(format!("{} {} ({})", p.name, q.version, q.scheme));
+        }
+        let hits: Vec<Hit> = advisories
+            .iter()
+            .filter_map(|a| evaluate_record(a, &q, &mut out.warnings))
+            .collect();
+        out.findings.extend(merge(hits, p, &q, scorer));
+    }
+
+    for what in unsupported {
+        out.warnings.push(Warning {
+            code: "no-advisory-data".into(),
+            message: format!("no advisory data for {what}; those packages were not matched"),
+        });
+    }
+    for v in bad_versions {
+        out.warnings.push(Warning {
+            code: "version-unparseable".into(),
+            message: format!("installed version of {v} cannot be ordered; only exact listed versions were matched"),
+        });
+    }
+    out.warnings
+        .sort_by(|a, b| (&a.code, &a.message).cmp(&(&b.code, &b.message)));
+    out.warnings.dedup();
+
+    let order: HashMap<&str, (&str, &str)> = sbom
+        .packages
+        .iter()
+        .map(|p| (p.id.as_str(), (p.name.as_str(), p.version.as_str())))
+        .collect();
+    out.findings.sort_by(|a, b| {
+        let ka = order
+            .get(a.package_id.as_str())
+            .copied()
+            .unwrap_or_default();
+        let kb = order
+            .get(b.package_id.as_str())
+            .copied()
+            .unwrap_or_default();
+        (ka, &a.package_id, &a.id).cmp(&(kb, &b.package_id, &b.id))
+    });
+    Ok(out)
+}
+
+/// Every id a record is known by.
+fn ids(a: &Advisory) -> impl Iterator<Item = &str> {
+    std::iter::once(a.id.as_str()).chain(a.aliases.iter().map(String::as_str))
+}
+
+/// Preference for the reported id: CVE, then GHSA, then anything, then by name.
+fn id_rank(id: &str) -> (u8, &str) {
+    if id.starts_with("CVE-") {
+        (0, id)
+    } else if id.starts_with("GHSA-") {
+        (1, id)
+    } else {
+        (2, id)
+    }
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while let Some(&p) = parent.get(i) {
+        if p == i {
+            break;
+        }
+        let gp = parent.get(p).copied().unwrap_or(p);
+        if let Some(slot) = parent.get_mut(i) {
+            *slot = gp;
+        }
+        i = p;
+    }
+    i
+}
+
+/// Merges hits that share any id (transitively) into one finding each.
+fn merge(hits: Vec<Hit>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Vec<Finding> {
+    let mut parent: Vec<usize> = (0..hits.len()).collect();
+    let mut owner: HashMap<&str, usize> = HashMap::new();
+    for (i, h) in hits.iter().enumerate() {
+        for id in ids(&h.advisory) {
+            match owner.get(id) {
+                Some(&j) => {
+                    let (a, b) = (find(&mut parent, i), find(&mut parent, j));
+                    if let Some(slot) = parent.get_mut(a) {
+                        *slot = b;
+                    }
+                }
+                None => {
+                    owner.insert(id, i);
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<&Hit>> = BTreeMap::new();
+    for (i, h) in hits.iter().enumerate() {
+        let root = find(&mut parent, i);
+        groups.entry(root).or_default().push(h);
+    }
+    groups
+        .into_values()
+        .map(|group| finding(group, p, q, scorer))
+        .collect()
+}
+
+fn finding(mut group: Vec<&Hit>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Finding {
+    let all_ids: BTreeSet<&str> = group.iter().flat_map(|h| ids(&h.advisory)).collect();
+    let id = all_ids
+        .iter()
+        .copied()
+        .min_by(|a, b| id_rank(a).cmp(&id_rank(b)))
+        .unwrap_or_default()
+        .to_string();
+    // The record carrying the reported id (or the best-ranked record) leads.
+    let carries = |h: &Hit| !ids(&h.advisory).any(|x| x == id);
+    group.sort_by(|a, b| {
+        (carries(a), id_rank(&a.advisory.id)).cmp(&(carries(b), id_rank(&b.advisory.id)))
+    });
+    let aliases: Vec<String> = all_ids
+        .iter()
+        .filter(|x| **x != id)
+        .map(|x| x.to_string())
+        .collect();
+
+    let mut fixed: Vec<String> = group.iter().flat_map(|h| h.fixed.iter().cloned()).collect();
+    fixed.sort_by(|a, b| version_order(q.scheme, a, b));
+    fixed.dedup();
+
+    let records: Vec<(&Advisory, Vec<&Affected>)> = group
+        .iter()
+        .map(|h| {
+            let entries = h
+                .entries
+                .iter()
+                .filter_map(|i| h.advisory.affected.get(*i))
+                .collect();
+            (&h.advisory, entries)
+        })
+        .collect();
+    let assessment = assess(&records, scorer);
+
+    let title = group
+        .iter()
+        .find_map(|h| h.advisory.summary.clone().filter(|s| !s.trim().is_empty()))
+        .or_else(|| {
+            group.iter().find_map(|h| {
+                let d = h.advisory.details.as_deref()?.lines().next()?.trim();
+                (!d.is_empty()).then(|| d.chars().take(200).collect())
+            })
+        });
+    let mut seen = BTreeSet::new();
+    let references = group
+        .iter()
+        .flat_map(|h| h.advisory.references.iter().map(|r| r.url.clone()))
+        .filter(|u| seen.insert(u.clone()))
+        .collect();
+    let data_source = group
+        .first()
+        .and_then(|h| {
+            h.advisory
+                .database_specific
+                .as_ref()?
+                .get("source")?
+                .as_str()
+        })
+        .map_or_else(|| format!("osv:{}", q.ecosystem), str::to_string);
+
+    Finding {
+        id,
+        aliases,
+        package_id: p.id.clone(),
+        package_name: p.name.clone(),
+        installed_version: match (p.package_type.is_os(), p.epoch) {
+            (true, Some(e)) => format!("{e}:{}", p.version),
+            _ => p.version.clone(),
+        },
+        fixed_versions: fixed,
+        severity: assessment.severity,
+        severity_source: assessment.source,
+        cvss_score: assessment.cvss_score,
+        cvss_vector: assessment.cvss_vector,
+        title,
+        references,
+        layer: p.layer.clone(),
+        locations: p.locations.clone(),
+        data_source,
+    }
+}
+
+/// Orders fixed versions by the ecosystem (SemVer-looking strings fall back
+/// to SemVer), then as strings.
+fn version_order(scheme: Ecosystem, a: &str, b: &str) -> std::cmp::Ordering {
+    let parse = |v: &str| parse_version(scheme, v).or_else(|| parse_version(Ecosystem::SemVer, v));
+    match (parse(a), parse(b)) {
+        (Some(x), Some(y)) if x.ecosystem() == y.ecosystem() => x.cmp(&y).then_with(|| a.cmp(b)),
+        _ => a.cmp(b),
+    }
+}

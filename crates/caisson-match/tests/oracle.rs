@@ -1,0 +1,570 @@
+//! The matcher against an independent evaluation of the real advisory files.
+//!
+//! For each ecosystem, (package, version) pairs are drawn from the advisories
+//! themselves (every event version, the versions just below and above it,
+//! listed versions), and the expected findings are computed here by a
+//! deliberately different, simple evaluation of the raw JSON: a version is in
+//! a range when some `introduced` at or below it is not followed (at or after
+//! it, and at or below the version) by a closing event. Versions are ordered
+//! by the ecosystems' own implementations, not by `caisson-version`: PEP 440 by
+//! `pep440_rs` (uv's), SemVer by Cargo's `semver` crate, Maven by Maven's own
+//! `ComparableVersion` (Java), Alpine by `apk version -t` (apk-tools from the
+//! Alpine fixture), reading the Alpine secdb files directly (`v < fixed`).
+//! Findings are compared exactly as sets of (package, version, ids), where
+//! ids are the merged advisory ids and aliases of one finding.
+
+mod support;
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+
+use caisson_match::{match_sbom, NoCvssScorer};
+use caisson_model::{normalize_package_name, PackageType};
+use serde_json::Value;
+use support::{fnv, neighbours, package, sbom, MemorySource};
+
+type Cmp<'a> = &'a dyn Fn(&str, &str) -> Option<Ordering>;
+type FindingKey = (String, String, Vec<String>);
+/// A batch oracle: answers for each (a, b) pair, `None` when it rejects a version.
+type BatchOracle<'a> = &'a dyn Fn(&[(String, String)]) -> Vec<Option<Ordering>>;
+
+fn semver_cmp(a: &str, b: &str) -> Option<Ordering> {
+    let p = |s: &str| semver::Version::parse(s.trim().strip_prefix('v').unwrap_or(s.trim())).ok();
+    Some(p(a)?.cmp_precedence(&p(b)?))
+}
+
+fn pep440_cmp(a: &str, b: &str) -> Option<Ordering> {
+    let p = |s: &str| pep440_rs::Version::from_str(s.trim()).ok();
+    Some(p(a)?.cmp(&p(b)?))
+}
+
+fn strs(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Is `v` inside one OSV range? `None` when some version cannot be ordered.
+fn in_range(v: &str, events: &[Value], cmp: Cmp) -> Option<bool> {
+    let mut intros = Vec::new();
+    let mut closers = Vec::new(); // (version, closes when v >= (true) or v > (false))
+    for e in events {
+        if let Some(i) = e["introduced"].as_str() {
+            intros.push(i);
+        } else if let Some(f) = e["fixed"].as_str() {
+            closers.push((f, true));
+        } else if let Some(l) = e["last_affected"].as_str() {
+            closers.push((l, false));
+        } else if let Some(l) = e["limit"].as_str() {
+            if l != "*" {
+                closers.push((l, true));
+            }
+        }
+    }
+    // Every event version must be orderable against the version, as the matcher requires.
+    for x in intros
+        .iter()
+        .filter(|i| **i != "0")
+        .chain(closers.iter().map(|c| &c.0))
+    {
+        cmp(v, x)?;
+    }
+    let mut hit = false;
+    for i in &intros {
+        let opened = *i == "0" || cmp(v, i)?.is_ge();
+        if !opened {
+            continue;
+        }
+        let mut closed = false;
+        for (c, inclusive) in &closers {
+            let after_intro = *i == "0" || cmp(c, i)?.is_ge();
+            let o = cmp(v, c)?;
+            let closes = if *inclusive { o.is_ge() } else { o.is_gt() };
+            closed |= after_intro && closes;
+        }
+        hit |= !closed;
+    }
+    Some(hit)
+}
+
+/// The records affecting `name`@`v` in `eco`, merged by shared ids.
+fn oracle(records: &[&Value], eco: &str, name: &str, v: &str, eco_cmp: Cmp) -> Vec<Vec<String>> {
+    let norm = normalize_package_name(eco, name);
+    let mut hits: Vec<BTreeSet<String>> = Vec::new();
+    for r in records {
+        if !r["withdrawn"].is_null() {
+            continue;
+        }
+        let mut affected = false;
+        for a in r["affected"].as_array().into_iter().flatten() {
+            let p = &a["package"];
+            if p["ecosystem"].as_str() != Some(eco)
+                || normalize_package_name(eco, p["name"].as_str().unwrap_or("")) != norm
+            {
+                continue;
+            }
+            affected |= strs(&a["versions"])
+                .iter()
+                .any(|l| *l == v || eco_cmp(v, l) == Some(Ordering::Equal));
+            for range in a["ranges"].as_array().into_iter().flatten() {
+                let cmp: Cmp = match range["type"].as_str() {
+                    Some("SEMVER") => &semver_cmp,
+                    Some("ECOSYSTEM") => eco_cmp,
+                    _ => continue,
+                };
+                let events = range["events"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+                affected |= in_range(v, events, cmp) == Some(true);
+            }
+        }
+        if affected {
+            let mut ids: BTreeSet<String> = BTreeSet::new();
+            ids.insert(r["id"].as_str().unwrap_or("").to_string());
+            ids.extend(strs(&r["aliases"]).into_iter().map(String::from));
+            hits.push(ids);
+        }
+    }
+    merge_groups(hits)
+}
+
+/// Merges id sets that intersect until none do.
+fn merge_groups(mut groups: Vec<BTreeSet<String>>) -> Vec<Vec<String>> {
+    loop {
+        let mut merged = false;
+        'outer: for i in 0..groups.len() {
+            for j in i + 1..groups.len() {
+                if !groups[i].is_disjoint(&groups[j]) {
+                    let g = groups.remove(j);
+                    groups[i].extend(g);
+                    merged = true;
+                    break 'outer;
+                }
+            }
+        }
+        if !merged {
+            break;
+        }
+    }
+    groups
+        .into_iter()
+        .map(|g| g.into_iter().collect())
+        .collect()
+}
+
+/// (package name, version) pairs drawn from the records, sampled deterministically.
+/// `suffixes` add more versions around each event (pre-releases, qualifiers).
+fn sample(records: &[&Value], eco: &str, max: usize, suffixes: &[&str]) -> Vec<(String, String)> {
+    let mut pairs = BTreeSet::new();
+    for r in records {
+        for a in r["affected"].as_array().into_iter().flatten() {
+            if a["package"]["ecosystem"].as_str() != Some(eco) {
+                continue;
+            }
+            let name = a["package"]["name"].as_str().unwrap_or("").to_string();
+            let mut versions: Vec<String> = Vec::new();
+            for range in a["ranges"].as_array().into_iter().flatten() {
+                if range["type"].as_str() == Some("GIT") {
+                    continue;
+                }
+                for e in range["events"].as_array().into_iter().flatten() {
+                    for (_, val) in e.as_object().into_iter().flatten() {
+                        if let Some(s) = val.as_str().filter(|s| *s != "0" && *s != "*") {
+                            versions.push(s.to_string());
+                            versions.extend(neighbours(s));
+                            versions.extend(suffixes.iter().map(|x| format!("{s}{x}")));
+                        }
+                    }
+                }
+            }
+            let listed = strs(&a["versions"]);
+            for i in [0, listed.len() / 2, listed.len().saturating_sub(1)] {
+                if let Some(l) = listed.get(i) {
+                    versions.push(l.to_string());
+                }
+            }
+            for v in versions {
+                pairs.insert((name.clone(), v));
+            }
+        }
+    }
+    let mut v: Vec<(String, String)> = pairs.into_iter().collect();
+    v.sort_by_key(|(n, ver)| fnv(&format!("{n}@{ver}")));
+    v.truncate(max);
+    v.sort();
+    v
+}
+
+fn production(
+    records: &[Value],
+    ty: PackageType,
+    pairs: &[(String, String)],
+    v_prefix: &str,
+) -> BTreeSet<FindingKey> {
+    let source = MemorySource::new(records);
+    let packages = pairs
+        .iter()
+        .map(|(n, v)| package(ty, n, &format!("{v_prefix}{v}")))
+        .collect();
+    let out = match_sbom(&sbom(None, packages), &source, &NoCvssScorer).expect("matches");
+    out.findings
+        .into_iter()
+        .map(|f| {
+            let mut ids: Vec<String> = f.aliases.clone();
+            ids.push(f.id.clone());
+            ids.sort();
+            let v = f.installed_version.trim_start_matches(v_prefix).to_string();
+            (f.package_name, v, ids)
+        })
+        .collect()
+}
+
+fn expected(
+    records: &[&Value],
+    eco: &str,
+    pairs: &[(String, String)],
+    eco_cmp: Cmp,
+) -> BTreeSet<FindingKey> {
+    let mut by_name: HashMap<String, Vec<&Value>> = HashMap::new();
+    for r in records {
+        let mut names: Vec<String> = r["affected"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["package"]["ecosystem"].as_str() == Some(eco))
+            .map(|a| normalize_package_name(eco, a["package"]["name"].as_str().unwrap_or("")))
+            .collect();
+        names.sort();
+        names.dedup();
+        for n in names {
+            by_name.entry(n).or_default().push(r);
+        }
+    }
+    let mut out = BTreeSet::new();
+    for (name, v) in pairs {
+        let recs = by_name
+            .get(&normalize_package_name(eco, name))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        for ids in oracle(recs, eco, name, v, eco_cmp) {
+            out.insert((name.clone(), v.clone(), ids));
+        }
+    }
+    out
+}
+
+fn compare(eco: &str, pairs: usize, got: &BTreeSet<FindingKey>, want: &BTreeSet<FindingKey>) {
+    let missing: Vec<_> = want.difference(got).take(15).collect();
+    let extra: Vec<_> = got.difference(want).take(15).collect();
+    eprintln!(
+        "{eco}: {pairs} (package, version) pairs, {} expected findings, {} found",
+        want.len(),
+        got.len()
+    );
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{eco}: matcher disagrees with the independent evaluation\nmissing: {missing:#?}\nunexpected: {extra:#?}"
+    );
+    assert!(pairs >= 100, "{eco}: only {pairs} pairs sampled");
+    assert!(!want.is_empty(), "{eco}: no findings expected at all");
+}
+
+fn language(eco: &str, ty: PackageType, max: usize, v_prefix: &str, eco_cmp: Cmp) {
+    let records = support::osv_zip(eco);
+    let refs: Vec<&Value> = records.iter().collect();
+    let suffixes: &[&str] = if eco == "npm" {
+        &["-rc.1", "-0", "+build.5"]
+    } else {
+        &[]
+    };
+    let pairs = sample(&refs, eco, max, suffixes);
+    let got = production(&records, ty, &pairs, v_prefix);
+    let want = expected(&refs, eco, &pairs, eco_cmp);
+    compare(eco, pairs.len(), &got, &want);
+}
+
+#[test]
+fn pypi_matches_independent_evaluation() {
+    language("PyPI", PackageType::Python, 1500, "", &pep440_cmp);
+}
+
+#[test]
+fn go_matches_independent_evaluation() {
+    // Installed Go module versions carry the `v` OSV's SEMVER strings omit.
+    language("Go", PackageType::Golang, 1500, "v", &semver_cmp);
+}
+
+#[test]
+fn crates_io_matches_independent_evaluation() {
+    language("crates.io", PackageType::Cargo, 1500, "", &semver_cmp);
+}
+
+#[test]
+fn npm_matches_independent_evaluation() {
+    language("npm", PackageType::Npm, 1500, "", &semver_cmp);
+}
+
+/// Runs a batch oracle (`A\tB` lines in, `<`/`=`/`>`/`error` lines out) over
+/// every comparison `eval` needs: a first pass records them, the second
+/// answers from the oracle.
+fn batched<T>(run: BatchOracle, eval: &dyn Fn(Cmp) -> T) -> T {
+    let wanted: RefCell<BTreeSet<(String, String)>> = RefCell::default();
+    let record = |a: &str, b: &str| {
+        wanted.borrow_mut().insert((a.to_string(), b.to_string()));
+        Some(Ordering::Equal)
+    };
+    eval(&record);
+    let pairs: Vec<(String, String)> = wanted.into_inner().into_iter().collect();
+    let answers = run(&pairs);
+    assert_eq!(answers.len(), pairs.len(), "oracle answered every pair");
+    let table: HashMap<(String, String), Option<Ordering>> =
+        pairs.into_iter().zip(answers).collect();
+    let lookup = |a: &str, b: &str| {
+        table
+            .get(&(a.to_string(), b.to_string()))
+            .copied()
+            .flatten()
+    };
+    eval(&lookup)
+}
+
+fn parse_answers(out: &[u8]) -> Vec<Option<Ordering>> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| match l.trim() {
+            "<" => Some(Ordering::Less),
+            "=" => Some(Ordering::Equal),
+            ">" => Some(Ordering::Greater),
+            _ => None,
+        })
+        .collect()
+}
+
+fn cache_dir() -> PathBuf {
+    std::env::var_os("CAISSON_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/caisson")))
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// Fails under CI, skips locally, when an oracle is missing.
+fn require(what: &str, ok: bool, provider: &str) -> bool {
+    if ok {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "oracle {what} is missing under CI; {provider} provides it"
+    );
+    eprintln!("skipping: oracle {what} is not available (run {provider})");
+    false
+}
+
+fn feed(cmd: &mut Command, pairs: &[(String, String)]) -> Vec<u8> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("oracle starts");
+    let mut input = String::new();
+    for (a, b) in pairs {
+        input.push_str(&format!("{a}\t{b}\n"));
+    }
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("oracle runs");
+    writer
+        .join()
+        .expect("writer")
+        .expect("oracle reads its input");
+    assert!(out.status.success(), "oracle failed");
+    out.stdout
+}
+
+#[test]
+fn maven_matches_independent_evaluation() {
+    let jar = std::path::Path::new("/usr/share/maven/lib/maven-artifact-3.x.jar");
+    let ok = jar.exists()
+        && Command::new("javac").arg("-version").output().is_ok()
+        && Command::new("java").arg("-version").output().is_ok();
+    if !require("maven-artifact jar + JDK", ok, "scripts/deps.d/match.sh") {
+        return;
+    }
+    let classes = cache_dir().join("match-oracles/maven");
+    fs_err::create_dir_all(&classes).expect("cache dir");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/MavenOracle.java");
+    let status = Command::new("javac")
+        .arg("-cp")
+        .arg(jar)
+        .arg("-d")
+        .arg(&classes)
+        .arg(&src)
+        .status()
+        .expect("javac runs");
+    assert!(status.success(), "compiling MavenOracle failed");
+    let run = |pairs: &[(String, String)]| {
+        let cp = format!("{}:{}", classes.display(), jar.display());
+        parse_answers(&feed(
+            Command::new("java").arg("-cp").arg(cp).arg("MavenOracle"),
+            pairs,
+        ))
+    };
+    let records = support::osv_zip("Maven");
+    let refs: Vec<&Value> = records.iter().collect();
+    let pairs = sample(
+        &refs,
+        "Maven",
+        1500,
+        &["-SNAPSHOT", ".1", "-rc1", ".Final", "-alpha-1", ".0"],
+    );
+    let want = batched(&run, &|cmp| expected(&refs, "Maven", &pairs, cmp));
+    let got = production(&records, PackageType::Maven, &pairs, "");
+    compare("Maven", pairs.len(), &got, &want);
+}
+
+/// The Alpine secdb of one release (main + community) as OSV records, the
+/// way an importer would: one record per CVE, an `affected` entry per
+/// package and fixed version with `introduced: "0"`.
+fn secdb_as_osv(secdb: &[Value], eco: &str) -> Vec<Value> {
+    let mut by_id: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for doc in secdb {
+        for p in doc["packages"].as_array().into_iter().flatten() {
+            let name = p["pkg"]["name"].as_str().unwrap_or("");
+            for (fixed, cves) in p["pkg"]["secfixes"].as_object().into_iter().flatten() {
+                for cve in strs(cves) {
+                    let Some(id) = cve.split_whitespace().next() else {
+                        continue;
+                    };
+                    by_id.entry(id.to_string()).or_default().push(serde_json::json!({
+                        "package": {"ecosystem": eco, "name": name},
+                        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]
+                    }));
+                }
+            }
+        }
+    }
+    by_id
+        .into_iter()
+        .map(|(id, affected)| serde_json::json!({"id": id, "affected": affected}))
+        .collect()
+}
+
+#[test]
+fn alpine_matches_independent_evaluation() {
+    let rootfs = cache_dir().join("fixtures/alpine/rootfs");
+    let loader = rootfs.join("lib/ld-musl-x86_64.so.1");
+    let ok = loader.exists() && rootfs.join("sbin/apk").exists();
+    if !require(
+        "apk-tools (Alpine fixture rootfs)",
+        ok,
+        "scripts/fixtures --only alpine",
+    ) {
+        return;
+    }
+    let run = |pairs: &[(String, String)]| {
+        pairs
+            .iter()
+            .map(|(a, b)| {
+                let out = Command::new(&loader)
+                    .arg("--library-path")
+                    .arg(format!("{0}/lib:{0}/usr/lib", rootfs.display()))
+                    .arg(rootfs.join("sbin/apk"))
+                    .args(["version", "-t", "--", a, b])
+                    .output()
+                    .expect("apk runs");
+                parse_answers(&out.stdout).into_iter().next().flatten()
+            })
+            .collect()
+    };
+
+    for release in ["v3.11", "v3.8"] {
+        let dir = support::data_dir().join("alpine-secdb").join(release);
+        let secdb: Vec<Value> = ["main.json", "community.json"]
+            .iter()
+            .map(|f| {
+                let text = fs_err::read_to_string(dir.join(f)).expect("secdb file");
+                serde_json::from_str(&text).expect("secdb JSON")
+            })
+            .collect();
+        // Pairs: each package with every fixed version and its neighbours.
+        let mut pairs = BTreeSet::new();
+        for doc in &secdb {
+            for p in doc["packages"].as_array().into_iter().flatten() {
+                let name = p["pkg"]["name"].as_str().unwrap_or("").to_string();
+                for fixed in p["pkg"]["secfixes"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k)
+                {
+                    pairs.insert((name.clone(), fixed.clone()));
+                    for n in neighbours(fixed) {
+                        pairs.insert((name.clone(), n));
+                    }
+                }
+            }
+        }
+        let mut pairs: Vec<(String, String)> = pairs.into_iter().collect();
+        pairs.sort_by_key(|(n, v)| fnv(&format!("{n}@{v}")));
+        pairs.truncate(400);
+
+        // Expected, straight from secdb: affected by every CVE whose fixed version is above.
+        let eval = |cmp: Cmp| -> BTreeSet<FindingKey> {
+            let mut out = BTreeSet::new();
+            for (name, v) in &pairs {
+                let mut ids: BTreeSet<String> = BTreeSet::new();
+                for doc in &secdb {
+                    for p in doc["packages"].as_array().into_iter().flatten() {
+                        if p["pkg"]["name"].as_str() != Some(name) {
+                            continue;
+                        }
+                        for (fixed, cves) in p["pkg"]["secfixes"].as_object().into_iter().flatten()
+                        {
+                            if cmp(v, fixed) == Some(Ordering::Less) {
+                                ids.extend(
+                                    strs(cves)
+                                        .iter()
+                                        .filter_map(|c| c.split_whitespace().next())
+                                        .map(String::from),
+                                );
+                            }
+                        }
+                    }
+                }
+                for id in ids {
+                    out.insert((name.clone(), v.clone(), vec![id]));
+                }
+            }
+            out
+        };
+        let want = batched(&run, &eval);
+
+        let eco = format!("Alpine:{release}");
+        let records = secdb_as_osv(&secdb, &eco);
+        let source = MemorySource::new(&records);
+        let packages = pairs
+            .iter()
+            .map(|(n, v)| {
+                let mut p = package(PackageType::Apk, n, v);
+                p.source_name = Some(n.clone());
+                p
+            })
+            .collect();
+        let os = support::alpine(&format!("{}.2", release.trim_start_matches('v')));
+        let out = match_sbom(&sbom(Some(os), packages), &source, &NoCvssScorer).expect("matches");
+        let got: BTreeSet<FindingKey> = out
+            .findings
+            .into_iter()
+            .map(|f| {
+                let mut ids = f.aliases.clone();
+                ids.push(f.id.clone());
+                ids.sort();
+                (f.package_name, f.installed_version, ids)
+            })
+            .collect();
+        compare(&eco, pairs.len(), &got, &want);
+    }
+}

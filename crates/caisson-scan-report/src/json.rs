@@ -1,0 +1,107 @@
+//! Caisson's scan JSON, documented in `docs/formats/caisson-scan-json.md`.
+
+use std::collections::BTreeMap;
+
+use caisson_match::{ScanResults, SuppressedFinding};
+use caisson_model::{Finding, OsRelease, Sbom, SourceInfo, Warning};
+use serde::Serialize;
+
+use crate::{packages_by_id, severity_name, RenderOptions};
+
+/// Version of the scan JSON format; bumped only on incompatible changes.
+pub const SCAN_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+pub(crate) struct Document<'a> {
+    schema_version: u32,
+    tool: Tool<'a>,
+    created: &'a str,
+    source: &'a SourceInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    os: Option<&'a OsRelease>,
+    summary: Summary,
+    findings: Vec<Entry<'a>>,
+    suppressed: Vec<SuppressedEntry<'a>>,
+    #[serde(skip_serializing_if = "<[Warning]>::is_empty")]
+    warnings: &'a [Warning],
+}
+
+#[derive(Serialize)]
+struct Tool<'a> {
+    name: &'static str,
+    version: &'a str,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    total: usize,
+    by_severity: BTreeMap<&'static str, usize>,
+    suppressed: usize,
+    hidden_by_severity: usize,
+    hidden_unfixed: usize,
+}
+
+/// A finding plus the package facts a reader needs without the SBOM.
+#[derive(Serialize)]
+struct Entry<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    package_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    purl: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SuppressedEntry<'a> {
+    #[serde(flatten)]
+    entry: Entry<'a>,
+    suppression: &'a caisson_match::Suppression,
+}
+
+pub(crate) fn document<'a>(
+    sbom: &'a Sbom,
+    results: &'a ScanResults,
+    opts: &'a RenderOptions,
+) -> Document<'a> {
+    let by_id = packages_by_id(sbom);
+    let entry = |f: &'a Finding| {
+        let p = by_id.get(f.package_id.as_str());
+        Entry {
+            finding: f,
+            package_type: p.map(|p| p.package_type.to_string()),
+            purl: p.map(|p| p.purl.as_str()).filter(|s| !s.is_empty()),
+        }
+    };
+    let mut by_severity = BTreeMap::new();
+    for f in &results.findings {
+        *by_severity.entry(severity_name(f.severity)).or_insert(0) += 1;
+    }
+    Document {
+        schema_version: SCAN_SCHEMA_VERSION,
+        tool: Tool {
+            name: caisson_report::TOOL_NAME,
+            version: &opts.tool_version,
+        },
+        created: &opts.timestamp,
+        source: &sbom.source,
+        os: sbom.os.as_ref(),
+        summary: Summary {
+            total: results.findings.len(),
+            by_severity,
+            suppressed: results.suppressed.len(),
+            hidden_by_severity: results.hidden_by_severity,
+            hidden_unfixed: results.hidden_unfixed,
+        },
+        findings: results.findings.iter().map(entry).collect(),
+        suppressed: results
+            .suppressed
+            .iter()
+            .map(|s: &'a SuppressedFinding| SuppressedEntry {
+                entry: entry(&s.finding),
+                suppression: &s.suppression,
+            })
+            .collect(),
+        warnings: &results.warnings,
+    }
+}
