@@ -110,7 +110,6 @@ pub fn package(ty: PackageType, name: &str, version: &str) -> Package {
         locations: vec![],
         files: vec![],
         owned_by: None,
-        digests: Vec::new(),
     }
 }
 
