@@ -175,28 +175,46 @@ fn resolve_manifest(
 
 fn from_manifest(store: Store, manifest: &Manifest) -> Result<OpenedImage, ImageError> {
     let config_bytes = read_blob(&store, &manifest.config, "image config")?;
-    let config: ImageConfig = serde_json::from_slice(&config_bytes)
+    let layers: Vec<String> = manifest
+        .layers
+        .iter()
+        .map(|l| blob_name(&l.digest))
+        .collect();
+    let info = SourceInfo {
+        config_digest: Some(manifest.config.digest.to_string()),
+        ..SourceInfo::default()
+    };
+    assemble(store, &config_bytes, &layers, "manifest", info)
+}
+
+/// Parses the config, checks it names one diff id per layer (`listed_by` is
+/// the document that lists the layers) and builds the image.
+fn assemble(
+    store: Store,
+    config_bytes: &[u8],
+    layer_names: &[String],
+    listed_by: &str,
+    info: SourceInfo,
+) -> Result<OpenedImage, ImageError> {
+    let config: ImageConfig = serde_json::from_slice(config_bytes)
         .map_err(|e| invalid(&store, "image config", e.to_string()))?;
-    if config.rootfs.diff_ids.len() != manifest.layers.len() {
+    if config.rootfs.diff_ids.len() != layer_names.len() {
         return Err(invalid(
             &store,
             "image",
             format!(
-                "manifest lists {} layers but config has {} diff_ids",
-                manifest.layers.len(),
+                "{listed_by} lists {} layers but config has {} diff_ids",
+                layer_names.len(),
                 config.rootfs.diff_ids.len()
             ),
         ));
     }
-    let mut layers = Vec::with_capacity(manifest.layers.len());
-    for (l, diff) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
-        layers.push(store.layer(&blob_name(&l.digest), diff.to_string())?);
+    let mut layers = Vec::with_capacity(layer_names.len());
+    for (name, diff) in layer_names.iter().zip(&config.rootfs.diff_ids) {
+        layers.push(store.layer(name, diff.to_string())?);
     }
     let mut img = OpenedImage {
-        info: SourceInfo {
-            config_digest: Some(manifest.config.digest.to_string()),
-            ..SourceInfo::default()
-        },
+        info,
         config: Some(config),
         layers,
         _keep: store.keep(),
@@ -263,33 +281,10 @@ pub fn open_docker_archive(store: Store, tag: Option<&str>) -> Result<OpenedImag
         },
     };
     let config_bytes = store.read_small(&entry.config)?;
-    let config: ImageConfig = serde_json::from_slice(&config_bytes)
-        .map_err(|e| invalid(&store, "image config", e.to_string()))?;
-    if config.rootfs.diff_ids.len() != entry.layers.len() {
-        return Err(invalid(
-            &store,
-            "image",
-            format!(
-                "manifest.json lists {} layers but config has {} diff_ids",
-                entry.layers.len(),
-                config.rootfs.diff_ids.len()
-            ),
-        ));
-    }
-    let mut layers = Vec::with_capacity(entry.layers.len());
-    for (l, diff) in entry.layers.iter().zip(&config.rootfs.diff_ids) {
-        layers.push(store.layer(l, diff.to_string())?);
-    }
-    let mut img = OpenedImage {
-        info: SourceInfo {
-            config_digest: Some(Digest::sha256(&config_bytes).to_string()),
-            tags: entry.repo_tags.clone().unwrap_or_default(),
-            ..SourceInfo::default()
-        },
-        config: Some(config),
-        layers,
-        _keep: store.keep(),
+    let info = SourceInfo {
+        config_digest: Some(Digest::sha256(&config_bytes).to_string()),
+        tags: entry.repo_tags.clone().unwrap_or_default(),
+        ..SourceInfo::default()
     };
-    img.fill_layer_info();
-    Ok(img)
+    assemble(store, &config_bytes, &entry.layers, "manifest.json", info)
 }

@@ -55,3 +55,28 @@ pub fn write_auth_file(dir: &Path, host: &str, user: &str, pass: &str) -> std::p
     fs_err::write(&path, body.to_string()).expect("write auth.json");
     path
 }
+
+/// The fixture images built by `scripts/fixtures` (`$CAISSON_FIXTURES`, else
+/// `~/.cache/caisson/fixtures`). `None` skips the test with a message locally;
+/// under CI missing fixtures are a failure.
+pub fn fixtures_root() -> Option<std::path::PathBuf> {
+    use std::path::PathBuf;
+    let root = std::env::var_os("CAISSON_FIXTURES")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/caisson/fixtures"))
+        })?;
+    if root.join("manifest.json").exists() {
+        return Some(root);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "fixtures missing at {}: CI must run scripts/fixtures first",
+        root.display()
+    );
+    eprintln!(
+        "skipping: no fixtures at {} (run scripts/fixtures)",
+        root.display()
+    );
+    None
+}

@@ -6,31 +6,10 @@
 //! with the reason; anything else fails.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::process::Command;
 
+use caisson_testsupport::fixtures_root;
 use serde_json::Value;
-
-fn fixtures_root() -> Option<PathBuf> {
-    let root = std::env::var_os("CAISSON_FIXTURES")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/caisson/fixtures"))
-        })?;
-    if root.join("manifest.json").exists() {
-        return Some(root);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "fixtures missing at {}: CI must run scripts/fixtures first",
-        root.display()
-    );
-    eprintln!(
-        "skipping: no fixtures at {} (run scripts/fixtures)",
-        root.display()
-    );
-    None
-}
 
 fn manifest(root: &std::path::Path) -> Value {
     serde_json::from_slice(&std::fs::read(root.join("manifest.json")).expect("manifest"))

@@ -1,32 +1,15 @@
 //! `caisson sbom registry:…` against a real registry (Debian's docker-registry,
 //! CNCF Distribution 2.8) that skopeo pushed a fixture image into.
 
-use std::path::PathBuf;
 use std::process::Command;
 
+use caisson_testsupport::fixtures_root;
 use caisson_testsupport::{
     have_tools,
     registry::{Auth, Registry},
     run,
 };
 use serde_json::Value;
-
-fn fixtures_root() -> Option<PathBuf> {
-    let root = std::env::var_os("CAISSON_FIXTURES")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/caisson/fixtures"))
-        })?;
-    if root.join("manifest.json").exists() {
-        return Some(root);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "fixtures missing at {}",
-        root.display()
-    );
-    None
-}
 
 fn packages(doc: &Value) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = doc["packages"]
