@@ -60,6 +60,7 @@ fn finish(e: Entry, os: Option<&OsRelease>, path: &str, found: &mut Found) {
         locations: vec![path.to_string()],
         files: e.files,
         owned_by: None,
+        digests: Vec::new(),
     });
 }
 

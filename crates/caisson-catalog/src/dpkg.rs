@@ -228,6 +228,7 @@ pub fn catalog(vfs: &Vfs, os: Option<&OsRelease>, found: &mut Found) {
                 locations,
                 files,
                 owned_by: None,
+                digests: Vec::new(),
             });
         }
     }

@@ -142,14 +142,23 @@ impl caisson_image::Interest for Catalogers {
     }
 }
 
-type Key = (PackageType, String, String, Option<String>);
+type Key = (PackageType, String, String, Option<String>, Option<String>);
 
+/// A package's identity across layers. Language packages also carry their
+/// first evidence path: two projects may hold the same name and version,
+/// added by different layers.
 fn key(p: &Package) -> Key {
+    let at = if p.package_type.is_os() {
+        None
+    } else {
+        p.locations.first().cloned()
+    };
     (
         p.package_type,
         p.name.clone(),
         p.version.clone(),
         p.arch.clone(),
+        at,
     )
 }
 
@@ -205,11 +214,55 @@ pub fn catalog(catalogers: &Catalogers, squashed: &Squashed, source: SourceInfo)
         ))
     });
     assign_ids(&mut found.packages);
+    mark_os_owned(&mut found.packages, last);
     Sbom {
         source,
         os,
         packages: found.packages,
         warnings,
+    }
+}
+
+/// Sets `owned_by` on each language package whose evidence (a location, or
+/// a file it lists) an OS package installed, to that OS package's id: Debian's
+/// `python3-jinja2` owns `/usr/lib/python3/dist-packages/Jinja2-….egg-info`.
+fn mark_os_owned(packages: &mut [Package], view: &Vfs) {
+    let mut owner: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, p) in packages.iter().enumerate() {
+        if !p.package_type.is_os() {
+            continue;
+        }
+        for f in &p.files {
+            owner.entry(f.clone()).or_insert(i);
+            // Merged /usr: a package may list /lib/x that the view holds at /usr/lib/x.
+            if let Ok(real) = view.resolve(f) {
+                if real != *f {
+                    owner.entry(real).or_insert(i);
+                }
+            }
+        }
+    }
+    if owner.is_empty() {
+        return;
+    }
+    let owners: Vec<Option<String>> = packages
+        .iter()
+        .map(|p| {
+            if p.package_type.is_os() {
+                return None;
+            }
+            let i = p
+                .locations
+                .iter()
+                .chain(&p.files)
+                .find_map(|f| owner.get(f))?;
+            packages.get(*i).map(|o| o.id.clone())
+        })
+        .collect();
+    for (p, o) in packages.iter_mut().zip(owners) {
+        if o.is_some() {
+            p.owned_by = o;
+        }
     }
 }
 

@@ -129,6 +129,7 @@ pub fn catalog(vfs: &Vfs, os: Option<&OsRelease>, found: &mut Found) {
                     locations: vec![db.path.clone()],
                     files: p.files,
                     owned_by: None,
+                    digests: Vec::new(),
                 });
             }
         }

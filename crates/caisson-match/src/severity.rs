@@ -66,9 +66,15 @@ pub fn parse_vendor_severity(word: &str) -> Option<Severity> {
 
 fn vendor_word(v: Option<&Value>) -> Option<Severity> {
     let obj = v?.as_object()?;
-    ["severity", "urgency", "priority", "impact"]
-        .iter()
-        .find_map(|k| obj.get(*k)?.as_str().and_then(parse_vendor_severity))
+    [
+        "vendor_severity",
+        "severity",
+        "urgency",
+        "priority",
+        "impact",
+    ]
+    .iter()
+    .find_map(|k| obj.get(*k)?.as_str().and_then(parse_vendor_severity))
 }
 
 /// The vendor severity of one record, looking at the package's `affected[]`

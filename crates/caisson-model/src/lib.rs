@@ -142,6 +142,10 @@ pub struct Package {
     /// advisories for it instead of reporting it twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<String>,
+    /// Digests of the artifact the package was read from, as `<algorithm>:<hex>`
+    /// (a jar's `sha1:…`, which Maven Central indexes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digests: Vec<String>,
 }
 
 /// The operating system identified in an image (from `os-release` or fallbacks).

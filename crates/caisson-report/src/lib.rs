@@ -8,6 +8,9 @@
 //! - [`Format::CycloneDxJson`]: CycloneDX 1.6 JSON;
 //! - [`Format::SpdxJson`]: SPDX 2.3 JSON.
 //!
+//! [`read_sbom`] goes the other way: it reads Caisson JSON, CycloneDX JSON or
+//! SPDX JSON (from Caisson or another tool) back into an [`Sbom`] ([`read`]).
+//!
 //! Everything that would make output vary between runs (the timestamp, the
 //! document UUID, the tool version) comes in through [`RenderOptions`], so the
 //! same inputs always give the same bytes.
@@ -15,6 +18,7 @@
 mod cyclonedx;
 mod license;
 mod native;
+pub mod read;
 mod spdx_doc;
 mod table;
 mod time;
@@ -27,6 +31,7 @@ use caisson_model::{Package, PackageType, Sbom};
 use sha2::{Digest, Sha256};
 
 pub use native::SCHEMA_VERSION;
+pub use read::{parse_purl, read_sbom, ParsedPurl, PurlError, ReadError};
 pub use time::rfc3339_utc;
 
 /// The tool name written into every document.

@@ -193,6 +193,16 @@ fn package(p: &Package, id: String) -> SpdxPackage {
             l.index, l.diff_id
         ));
     }
+    // SPDX 2.3 has no field for a source package; a binNMU's source version
+    // (`bash 5.2.15-2` for `5.2.15-2+b13`) is not in every purl either.
+    if let Some(sn) = &p.source_name {
+        if *sn != p.name || p.source_version.as_ref().is_some_and(|v| *v != p.version) {
+            match &p.source_version {
+                Some(sv) => info.push(format!("built from source package {sn} {sv}")),
+                None => info.push(format!("built from source package {sn}")),
+            }
+        }
+    }
     if !info.is_empty() {
         pkg.source_info = Some(info.join("; "));
     }

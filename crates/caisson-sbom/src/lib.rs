@@ -79,9 +79,18 @@ fn pull(source: &str, reference: &str, opts: &Options) -> Result<OpenedImage, Sb
     Ok(OpenedImage::from_pulled(info, pulled.config, files)?)
 }
 
+/// The catalogers `caisson sbom` runs: OS packages, then language packages
+/// (package metadata, then compiled artifacts: Java archives, Go and Rust binaries).
+pub fn default_catalogers() -> caisson_catalog::Catalogers {
+    let mut all = caisson_catalog::os_catalogers();
+    all.extend(caisson_lang::lang_catalogers());
+    all.extend(caisson_binary::binary_catalogers());
+    caisson_catalog::Catalogers(all)
+}
+
 /// Scans an opened image and catalogs it.
 pub fn from_image(image: &OpenedImage, opts: &Options) -> Result<Sbom, SbomError> {
-    let catalogers = caisson_catalog::Catalogers::os();
+    let catalogers = default_catalogers();
     let squashed = caisson_image::scan(image, &catalogers, &opts.limits)?;
     tracing::info!(entries = squashed.entries, "walked layers");
     Ok(caisson_catalog::catalog(

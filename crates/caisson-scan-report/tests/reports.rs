@@ -97,6 +97,7 @@ fn pkg(id: &str, ty: PackageType, name: &str, version: &str, purl: &str, loc: &s
         locations: vec![loc.into()],
         files: vec![],
         owned_by: None,
+        digests: Vec::new(),
     }
 }
 

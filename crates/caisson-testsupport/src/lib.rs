@@ -60,22 +60,42 @@ pub fn write_auth_file(dir: &Path, host: &str, user: &str, pass: &str) -> std::p
 /// `~/.cache/caisson/fixtures`). `None` skips the test with a message locally;
 /// under CI missing fixtures are a failure.
 pub fn fixtures_root() -> Option<std::path::PathBuf> {
+    fixture_entry(None).map(|(root, _)| root)
+}
+
+/// One fixture by name: the fixtures root and its entry in `manifest.json`
+/// (`oci_ref`, `docker_archive`, …). Skips locally, fails under CI, as
+/// [`fixtures_root`] does.
+pub fn fixture(name: &str) -> Option<(std::path::PathBuf, serde_json::Value)> {
+    fixture_entry(Some(name))
+}
+
+fn fixture_entry(name: Option<&str>) -> Option<(std::path::PathBuf, serde_json::Value)> {
     use std::path::PathBuf;
     let root = std::env::var_os("CAISSON_FIXTURES")
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/caisson/fixtures"))
         })?;
-    if root.join("manifest.json").exists() {
-        return Some(root);
+    let manifest: Option<serde_json::Value> = std::fs::read(root.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let entry = match (manifest, name) {
+        (Some(m), None) => Some(m),
+        (Some(m), Some(n)) => Some(m["fixtures"][n].clone()).filter(|e| e.is_object()),
+        (None, _) => None,
+    };
+    if let Some(entry) = entry {
+        return Some((root, entry));
     }
+    let what = name.map_or_else(|| "fixtures".to_string(), |n| format!("fixture {n}"));
     assert!(
         std::env::var_os("CI").is_none(),
-        "fixtures missing at {}: CI must run scripts/fixtures first",
+        "{what} missing at {}: CI must run scripts/fixtures first",
         root.display()
     );
     eprintln!(
-        "skipping: no fixtures at {} (run scripts/fixtures)",
+        "skipping: no {what} at {} (run scripts/fixtures)",
         root.display()
     );
     None

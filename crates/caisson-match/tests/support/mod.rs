@@ -110,6 +110,7 @@ pub fn package(ty: PackageType, name: &str, version: &str) -> Package {
         locations: vec![],
         files: vec![],
         owned_by: None,
+        digests: Vec::new(),
     }
 }
 

@@ -75,6 +75,7 @@ fn pkg(p: P, distro: &str, namespace: &str) -> Package {
         locations: vec![s(p.location)],
         files: Vec::new(),
         owned_by: None,
+        digests: Vec::new(),
     }
 }
 
@@ -352,6 +353,7 @@ pub fn odd() -> Sbom {
         locations: vec![s("/var/lib/dpkg/status.d/pässwd")],
         files: vec![s("/usr/bin/pässwd")],
         owned_by: None,
+        digests: Vec::new(),
     };
     let mut evil = base.clone();
     evil.name = s("evil\u{1b}[31mred");

@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
+mod db;
+mod policy;
 mod sbom;
+mod scan;
 mod version;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +28,12 @@ pub struct Cli {
 pub enum Command {
     /// List the packages in an image and write an SBOM.
     Sbom(sbom::SbomArgs),
+    /// Find known vulnerabilities in an image or SBOM; --exit-code gates CI.
+    Scan(scan::ScanArgs),
+    /// Manage the advisory database (update, import, status).
+    Db(db::DbArgs),
+    /// Evaluate manifests against policies (Pod Security Standards, supply chain, Rego, Gatekeeper).
+    Policy(policy::PolicyArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
     Version(version::VersionArgs),
 }
@@ -46,6 +55,9 @@ pub fn init_logging(verbose: u8) {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sbom(args) => sbom::run(args),
+        Command::Scan(args) => scan::run(args),
+        Command::Db(args) => db::run(args),
+        Command::Policy(args) => policy::run(args),
         Command::Version(args) => version::run(args),
     }
 }

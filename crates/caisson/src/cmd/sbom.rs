@@ -34,7 +34,7 @@ pub struct SbomArgs {
     pub max_compression_ratio: Option<u64>,
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     // SOURCE_DATE_EPOCH makes documents reproducible.
     let t = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
