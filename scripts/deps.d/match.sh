@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Oracles for crates/caisson-match's tests (tests/oracle.rs): Maven's own
+# Oracles for the scan oracle test (crates/caisson/tests/scan_oracle.rs): Maven's own
 # ComparableVersion (maven-artifact jar + a JDK to compile the small driver).
 # apk-tools comes from the Alpine fixture (scripts/fixtures); PEP 440 and
 # SemVer orderings come from Rust crates (pep440_rs, semver) as dev-dependencies.

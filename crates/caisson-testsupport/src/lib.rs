@@ -2,6 +2,7 @@
 //! on drop, tool checks that fail under CI and skip elsewhere, a command runner.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+pub mod advisory_data;
 pub mod registry;
 pub mod schema;
 

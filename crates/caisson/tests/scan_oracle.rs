@@ -1,4 +1,5 @@
-//! The matcher against an independent evaluation of the real advisory files.
+//! `caisson scan sbom:` against an independent evaluation of the real
+//! advisory files (`shared/data`, imported with `caisson db import`).
 //!
 //! For each ecosystem, (package, version) pairs are drawn from the advisories
 //! themselves (every event version, the versions just below and above it,
@@ -10,23 +11,24 @@
 //! `pep440_rs` (uv's), SemVer by Cargo's `semver` crate, Maven by Maven's own
 //! `ComparableVersion` (Java), Alpine by `apk version -t` (apk-tools from the
 //! Alpine fixture), reading the Alpine secdb files directly (`v < fixed`).
-//! Findings are compared exactly as sets of (package, version, ids), where
-//! ids are the merged advisory ids and aliases of one finding.
-
-mod support;
+//! The production side is the whole CLI path: the feeds imported into a
+//! database by `caisson db import`, the packages written as a CycloneDX SBOM,
+//! `caisson scan sbom:<file> -f json`. Findings are compared exactly as sets
+//! of (package, version, ids), where ids are the merged advisory ids and
+//! aliases of one finding.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
+use std::sync::OnceLock;
 
-use caisson_match::{match_sbom, NoCvssScorer};
-use caisson_model::{normalize_package_name, PackageType};
+use caisson_model::{normalize_package_name, OsRelease, Package, PackageType, Sbom};
+use caisson_testsupport::advisory_data::{data_dir, fnv, neighbours, osv_zip};
 use serde_json::Value;
-use support::{fnv, neighbours, package, sbom, MemorySource};
 
 type Cmp<'a> = &'a dyn Fn(&str, &str) -> Option<Ordering>;
 type FindingKey = (String, String, Vec<String>);
@@ -198,26 +200,115 @@ fn sample(records: &[&Value], eco: &str, max: usize, suffixes: &[&str]) -> Vec<(
     v
 }
 
+/// The advisory database every test scans against: the shared feeds imported
+/// once per test run by `caisson db import`.
+fn database() -> &'static Path {
+    static DB: OnceLock<PathBuf> = OnceLock::new();
+    DB.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("scan-oracle-db-{}", std::process::id()));
+        let data = data_dir();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_caisson"));
+        cmd.arg("db").arg("--db").arg(&dir).arg("import");
+        for eco in ["PyPI", "Go", "crates.io", "npm", "Maven"] {
+            cmd.arg(data.join("osv").join(eco).join("all.zip"));
+        }
+        cmd.arg(data.join("alpine-secdb"));
+        let out = cmd.output().expect("caisson db import runs");
+        assert!(
+            out.status.success(),
+            "caisson db import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+fn package(ty: PackageType, name: &str, version: &str) -> Package {
+    let purl_name = match ty {
+        // Maven names are `group:artifact`; the purl has `group/artifact`.
+        PackageType::Maven => name.replacen(':', "/", 1),
+        _ => name.to_string(),
+    };
+    Package {
+        id: format!("{}:{name}@{version}", ty.purl_type()),
+        package_type: ty,
+        name: name.to_string(),
+        version: version.to_string(),
+        epoch: None,
+        arch: None,
+        source_name: None,
+        source_version: None,
+        licenses: vec![],
+        supplier: None,
+        purl: format!("pkg:{}/{purl_name}@{version}", ty.purl_type()),
+        layer: None,
+        locations: vec![],
+        files: vec![],
+        owned_by: None,
+        digests: vec![],
+    }
+}
+
+/// Writes `packages` as a CycloneDX SBOM, scans it with `caisson scan
+/// sbom:`, and returns the findings as (package, version without prefix, ids).
 fn production(
-    records: &[Value],
-    ty: PackageType,
-    pairs: &[(String, String)],
+    label: &str,
+    os: Option<OsRelease>,
+    packages: Vec<Package>,
     v_prefix: &str,
 ) -> BTreeSet<FindingKey> {
-    let source = MemorySource::new(records);
-    let packages = pairs
+    let sbom = Sbom {
+        os,
+        packages,
+        ..Sbom::default()
+    };
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "scan-oracle-{}-{}.cdx.json",
+        label.replace(':', "-"),
+        std::process::id()
+    ));
+    let mut bytes = Vec::new();
+    let opts = caisson_report::RenderOptions::new(&sbom, "2026-01-01T00:00:00Z", "test");
+    caisson_report::write(
+        caisson_report::Format::CycloneDxJson,
+        &sbom,
+        &opts,
+        &mut bytes,
+    )
+    .expect("CycloneDX renders");
+    fs_err::write(&file, bytes).expect("SBOM written");
+    let out = Command::new(env!("CARGO_BIN_EXE_caisson"))
+        .arg("scan")
+        .arg(format!("sbom:{}", file.display()))
+        .arg("--db")
+        .arg(database())
+        .args(["-f", "json", "--max-db-age-days", "100000"])
+        .output()
+        .expect("caisson scan runs");
+    assert!(
+        out.status.success(),
+        "caisson scan failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("scan JSON");
+    report["findings"]
+        .as_array()
+        .expect("findings array")
         .iter()
-        .map(|(n, v)| package(ty, n, &format!("{v_prefix}{v}")))
-        .collect();
-    let out = match_sbom(&sbom(None, packages), &source, &NoCvssScorer).expect("matches");
-    out.findings
-        .into_iter()
         .map(|f| {
-            let mut ids: Vec<String> = f.aliases.clone();
-            ids.push(f.id.clone());
+            let mut ids: Vec<String> = strs(&f["aliases"]).into_iter().map(String::from).collect();
+            ids.push(f["id"].as_str().expect("finding id").to_string());
             ids.sort();
-            let v = f.installed_version.trim_start_matches(v_prefix).to_string();
-            (f.package_name, v, ids)
+            let v = f["installed_version"].as_str().expect("installed_version");
+            (
+                f["package_name"]
+                    .as_str()
+                    .expect("package_name")
+                    .to_string(),
+                v.strip_prefix(v_prefix).unwrap_or(v).to_string(),
+                ids,
+            )
         })
         .collect()
 }
@@ -273,7 +364,7 @@ fn compare(eco: &str, pairs: usize, got: &BTreeSet<FindingKey>, want: &BTreeSet<
 }
 
 fn language(eco: &str, ty: PackageType, max: usize, v_prefix: &str, eco_cmp: Cmp) {
-    let records = support::osv_zip(eco);
+    let records = osv_zip(eco);
     let refs: Vec<&Value> = records.iter().collect();
     let suffixes: &[&str] = if eco == "npm" {
         &["-rc.1", "-0", "+build.5"]
@@ -281,7 +372,11 @@ fn language(eco: &str, ty: PackageType, max: usize, v_prefix: &str, eco_cmp: Cmp
         &[]
     };
     let pairs = sample(&refs, eco, max, suffixes);
-    let got = production(&records, ty, &pairs, v_prefix);
+    let packages = pairs
+        .iter()
+        .map(|(n, v)| package(ty, n, &format!("{v_prefix}{v}")))
+        .collect();
+    let got = production(eco, None, packages, v_prefix);
     let want = expected(&refs, eco, &pairs, eco_cmp);
     compare(eco, pairs.len(), &got, &want);
 }
@@ -412,7 +507,7 @@ fn maven_matches_independent_evaluation() {
             pairs,
         ))
     };
-    let records = support::osv_zip("Maven");
+    let records = osv_zip("Maven");
     let refs: Vec<&Value> = records.iter().collect();
     let pairs = sample(
         &refs,
@@ -421,35 +516,25 @@ fn maven_matches_independent_evaluation() {
         &["-SNAPSHOT", ".1", "-rc1", ".Final", "-alpha-1", ".0"],
     );
     let want = batched(&run, &|cmp| expected(&refs, "Maven", &pairs, cmp));
-    let got = production(&records, PackageType::Maven, &pairs, "");
+    let packages = pairs
+        .iter()
+        .map(|(n, v)| package(PackageType::Maven, n, v))
+        .collect();
+    let got = production("Maven", None, packages, "");
     compare("Maven", pairs.len(), &got, &want);
 }
 
-/// The Alpine secdb of one release (main + community) as OSV records, the
-/// way an importer would: one record per CVE, an `affected` entry per
-/// package and fixed version with `introduced: "0"`.
-fn secdb_as_osv(secdb: &[Value], eco: &str) -> Vec<Value> {
-    let mut by_id: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
-    for doc in secdb {
-        for p in doc["packages"].as_array().into_iter().flatten() {
-            let name = p["pkg"]["name"].as_str().unwrap_or("");
-            for (fixed, cves) in p["pkg"]["secfixes"].as_object().into_iter().flatten() {
-                for cve in strs(cves) {
-                    let Some(id) = cve.split_whitespace().next() else {
-                        continue;
-                    };
-                    by_id.entry(id.to_string()).or_default().push(serde_json::json!({
-                        "package": {"ecosystem": eco, "name": name},
-                        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]
-                    }));
-                }
-            }
+/// `CVE-2017-17434-1` → `CVE-2017-17434`; other ids unchanged.
+fn secdb_id(token: &str) -> String {
+    let parts: Vec<&str> = token.split('-').collect();
+    match parts.as_slice() {
+        ["CVE", year, num, _patch]
+            if year.len() == 4 && num.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("CVE-{year}-{num}")
         }
+        _ => token.to_string(),
     }
-    by_id
-        .into_iter()
-        .map(|(id, affected)| serde_json::json!({"id": id, "affected": affected}))
-        .collect()
 }
 
 #[test]
@@ -481,7 +566,7 @@ fn alpine_matches_independent_evaluation() {
     };
 
     for release in ["v3.11", "v3.8"] {
-        let dir = support::data_dir().join("alpine-secdb").join(release);
+        let dir = data_dir().join("alpine-secdb").join(release);
         let secdb: Vec<Value> = ["main.json", "community.json"]
             .iter()
             .map(|f| {
@@ -511,31 +596,34 @@ fn alpine_matches_independent_evaluation() {
         pairs.sort_by_key(|(n, v)| fnv(&format!("{n}@{v}")));
         pairs.truncate(400);
 
-        // Expected, straight from secdb: affected by every CVE whose fixed version is above.
+        // Expected, straight from secdb: affected by every secfix line whose fixed
+        // version is above. A line may name several ids of one issue
+        // (`CVE-2016-9377 CVE-2016-9378 XSA-196`): they are one finding. Ids
+        // with a patch number (`CVE-2017-17434-1`, `-2`) name the CVE.
         let eval = |cmp: Cmp| -> BTreeSet<FindingKey> {
             let mut out = BTreeSet::new();
             for (name, v) in &pairs {
-                let mut ids: BTreeSet<String> = BTreeSet::new();
+                let mut groups: Vec<BTreeSet<String>> = Vec::new();
                 for doc in &secdb {
                     for p in doc["packages"].as_array().into_iter().flatten() {
                         if p["pkg"]["name"].as_str() != Some(name) {
                             continue;
                         }
-                        for (fixed, cves) in p["pkg"]["secfixes"].as_object().into_iter().flatten()
+                        for (fixed, lines) in p["pkg"]["secfixes"].as_object().into_iter().flatten()
                         {
                             if cmp(v, fixed) == Some(Ordering::Less) {
-                                ids.extend(
-                                    strs(cves)
+                                groups.extend(
+                                    strs(lines)
                                         .iter()
-                                        .filter_map(|c| c.split_whitespace().next())
-                                        .map(String::from),
+                                        .map(|l| l.split_whitespace().map(secdb_id).collect())
+                                        .filter(|g: &BTreeSet<String>| !g.is_empty()),
                                 );
                             }
                         }
                     }
                 }
-                for id in ids {
-                    out.insert((name.clone(), v.clone(), vec![id]));
+                for ids in merge_groups(groups) {
+                    out.insert((name.clone(), v.clone(), ids));
                 }
             }
             out
@@ -543,28 +631,22 @@ fn alpine_matches_independent_evaluation() {
         let want = batched(&run, &eval);
 
         let eco = format!("Alpine:{release}");
-        let records = secdb_as_osv(&secdb, &eco);
-        let source = MemorySource::new(&records);
         let packages = pairs
             .iter()
-            .map(|(n, v)| {
-                let mut p = package(PackageType::Apk, n, v);
-                p.source_name = Some(n.clone());
-                p
+            .map(|(n, v)| Package {
+                source_name: Some(n.clone()),
+                purl: format!("pkg:apk/alpine/{n}@{v}?arch=x86_64"),
+                ..package(PackageType::Apk, n, v)
             })
             .collect();
-        let os = support::alpine(&format!("{}.2", release.trim_start_matches('v')));
-        let out = match_sbom(&sbom(Some(os), packages), &source, &NoCvssScorer).expect("matches");
-        let got: BTreeSet<FindingKey> = out
-            .findings
-            .into_iter()
-            .map(|f| {
-                let mut ids = f.aliases.clone();
-                ids.push(f.id.clone());
-                ids.sort();
-                (f.package_name, f.installed_version, ids)
-            })
-            .collect();
+        let version_id = format!("{}.2", release.trim_start_matches('v'));
+        let os = OsRelease {
+            id: "alpine".into(),
+            pretty_name: Some(format!("Alpine Linux v{version_id}")),
+            version_id: Some(version_id),
+            ..OsRelease::default()
+        };
+        let got = production(&eco, Some(os), packages, "");
         compare(&eco, pairs.len(), &got, &want);
     }
 }
