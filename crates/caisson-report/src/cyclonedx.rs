@@ -231,6 +231,9 @@ fn package_component(p: &Package, bom_ref: String) -> Component {
     if let Some(v) = &p.source_version {
         properties.push(prop("package:sourceVersion", v.clone()));
     }
+    if let Some(o) = &p.owned_by {
+        properties.push(prop("package:ownedBy", o.clone()));
+    }
     if let Some(l) = &p.layer {
         properties.push(prop("layer:index", l.index.to_string()));
         properties.push(prop("layer:diffID", l.diff_id.clone()));

@@ -203,6 +203,9 @@ fn package(p: &Package, id: String) -> SpdxPackage {
             }
         }
     }
+    if let Some(o) = &p.owned_by {
+        info.push(format!("files installed by OS package {o}"));
+    }
     if !info.is_empty() {
         pkg.source_info = Some(info.join("; "));
     }

@@ -17,17 +17,19 @@
 //! of (package, version, ids), where ids are the merged advisory ids and
 //! aliases of one finding.
 
+mod common;
+
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::str::FromStr;
-use std::sync::OnceLock;
 
 use caisson_model::{normalize_package_name, OsRelease, Package, PackageType, Sbom};
 use caisson_testsupport::advisory_data::{data_dir, fnv, neighbours, osv_zip};
+use common::database;
 use serde_json::Value;
 
 type Cmp<'a> = &'a dyn Fn(&str, &str) -> Option<Ordering>;
@@ -198,30 +200,6 @@ fn sample(records: &[&Value], eco: &str, max: usize, suffixes: &[&str]) -> Vec<(
     v.truncate(max);
     v.sort();
     v
-}
-
-/// The advisory database every test scans against: the shared feeds imported
-/// once per test run by `caisson db import`.
-fn database() -> &'static Path {
-    static DB: OnceLock<PathBuf> = OnceLock::new();
-    DB.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("scan-oracle-db-{}", std::process::id()));
-        let data = data_dir();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_caisson"));
-        cmd.arg("db").arg("--db").arg(&dir).arg("import");
-        for eco in ["PyPI", "Go", "crates.io", "npm", "Maven"] {
-            cmd.arg(data.join("osv").join(eco).join("all.zip"));
-        }
-        cmd.arg(data.join("alpine-secdb"));
-        let out = cmd.output().expect("caisson db import runs");
-        assert!(
-            out.status.success(),
-            "caisson db import failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir
-    })
 }
 
 fn package(ty: PackageType, name: &str, version: &str) -> Package {

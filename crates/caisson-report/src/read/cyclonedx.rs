@@ -233,6 +233,7 @@ impl Walk<'_> {
         }
         e.source_name = prop(props, "caisson:package:sourceName").map(str::to_string);
         e.source_version = prop(props, "caisson:package:sourceVersion").map(str::to_string);
+        e.owned_by = prop(props, "caisson:package:ownedBy").map(str::to_string);
         e.layer_index = prop(props, "caisson:layer:index").and_then(|i| i.parse().ok());
         e.layer_diff_id = prop(props, "caisson:layer:diffID").map(str::to_string);
         e.locations = props_all(props, "caisson:location:path")

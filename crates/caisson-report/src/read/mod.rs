@@ -192,6 +192,8 @@ pub(crate) struct Entry<'a> {
     pub licenses: Vec<String>,
     pub supplier: Option<String>,
     pub digests: Vec<String>,
+    /// Caisson's record that an OS package installed this language package.
+    pub owned_by: Option<String>,
 }
 
 /// What all three readers share: packages built from entries, OS hints from
@@ -356,7 +358,7 @@ fn exact_package(ty: PackageType, e: Entry<'_>, layer: Option<LayerRef>) -> Pack
         layer,
         locations: e.locations,
         files: Vec::new(),
-        owned_by: None,
+        owned_by: e.owned_by,
         digests: e.digests,
     }
 }
@@ -439,7 +441,7 @@ fn purl_package(ty: PackageType, p: &ParsedPurl, e: Entry<'_>, layer: Option<Lay
         layer,
         locations: e.locations,
         files: Vec::new(),
-        owned_by: None,
+        owned_by: e.owned_by,
         digests: e.digests,
     }
 }

@@ -203,6 +203,8 @@ fn caisson_source_info(info: &str, e: &mut Entry<'_>) {
             };
             e.source_name = Some(n.to_string());
             e.source_version = v;
+        } else if let Some(owner) = part.strip_prefix("files installed by OS package ") {
+            e.owned_by = Some(owner.to_string());
         } else if let Some(rest) = part.strip_prefix("acquired package info from ") {
             if let Some((_, paths)) = rest.split_once(" database: ") {
                 e.locations = paths.split(", ").map(str::to_string).collect();
