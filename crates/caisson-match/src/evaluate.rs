@@ -123,15 +123,7 @@ pub fn evaluate(entry: &Affected, ecosystem: Ecosystem, installed: &str) -> Verd
     let mut verdict = Verdict::default();
     let eco_v = parse_version(ecosystem, installed);
 
-    if let Some(v) = &eco_v {
-        verdict.affected = entry.versions.iter().any(|listed| {
-            listed == installed || parse_version(ecosystem, listed).is_some_and(|l| &l == v)
-        });
-    } else {
-        verdict.affected = entry.versions.iter().any(|listed| listed == installed);
-    }
-    let listed = verdict.affected;
-
+    let mut ranges = Vec::new();
     for (i, range) in entry.ranges.iter().enumerate() {
         let Some(scheme) = range_scheme(&range.kind, ecosystem) else {
             continue;
@@ -155,15 +147,31 @@ pub fn evaluate(entry: &Affected, ecosystem: Ecosystem, installed: &str) -> Verd
             }
         };
         let hit = range_affects(&v, &events);
-        if hit || listed {
+        verdict.affected |= hit;
+        ranges.push((v, events, hit));
+    }
+
+    // Listed versions: the exact string first; parsing every entry (PyPI and
+    // Go records list hundreds) only when no range matched already.
+    let listed = entry.versions.iter().any(|listed| listed == installed)
+        || (!verdict.affected
+            && eco_v.as_ref().is_some_and(|v| {
+                entry
+                    .versions
+                    .iter()
+                    .any(|listed| parse_version(ecosystem, listed).is_some_and(|l| &l == v))
+            }));
+    verdict.affected |= listed;
+
+    for (v, events, hit) in &ranges {
+        if *hit || listed {
             verdict.fixed.extend(
                 events
                     .iter()
-                    .filter(|e| e.kind == Kind::Fixed && e.version.as_ref().is_some_and(|f| f > &v))
+                    .filter(|e| e.kind == Kind::Fixed && e.version.as_ref().is_some_and(|f| f > v))
                     .map(|e| e.raw.to_string()),
             );
         }
-        verdict.affected |= hit;
     }
     let mut seen = std::collections::HashSet::new();
     verdict.fixed.retain(|f| seen.insert(f.clone()));

@@ -41,19 +41,23 @@ fn status<'a>(adv: &'a Advisory, entry: &'a Affected) -> Option<&'a str> {
 }
 
 /// One record that affects the package, with its entries and fixes.
-struct Hit {
-    advisory: Advisory,
+struct Hit<'a> {
+    advisory: &'a Advisory,
     fixed: Vec<String>,
     entries: Vec<usize>,
 }
 
 /// Evaluates one record for one query. `None` when it does not affect the version.
-fn evaluate_record(adv: &Advisory, q: &Query, warnings: &mut Vec<Warning>) -> Option<Hit> {
+fn evaluate_record<'a>(
+    adv: &'a Advisory,
+    q: &Query,
+    warnings: &mut Vec<Warning>,
+) -> Option<Hit<'a>> {
     if adv.withdrawn.is_some() {
         return None;
     }
     let mut hit = Hit {
-        advisory: adv.clone(),
+        advisory: adv,
         fixed: Vec::new(),
         entries: Vec::new(),
     };
@@ -61,7 +65,7 @@ fn evaluate_record(adv: &Advisory, q: &Query, warnings: &mut Vec<Warning>) -> Op
     for (i, entry) in adv.affected.iter().enumerate() {
         let Some(pkg) = &entry.package else { continue };
         if pkg.ecosystem != q.ecosystem
-            || normalize_package_name(&pkg.ecosystem, &pkg.name) != q.name
+            || (pkg.name != q.name && normalize_package_name(&pkg.ecosystem, &pkg.name) != q.name)
         {
             continue;
         }
@@ -127,7 +131,7 @@ pub fn match_sbom(
         if !advisories.is_empty() && parse_version(q.scheme, &q.version).is_none() {
             bad_versions.insert(format!("{} {} ({})", p.name, q.version, q.scheme));
         }
-        let hits: Vec<Hit> = advisories
+        let hits: Vec<Hit<'_>> = advisories
             .iter()
             .filter_map(|a| evaluate_record(a, &q, &mut out.warnings))
             .collect();
@@ -155,17 +159,19 @@ pub fn match_sbom(
         .iter()
         .map(|p| (p.id.as_str(), (p.name.as_str(), p.version.as_str())))
         .collect();
-    out.findings.sort_by(|a, b| {
-        let ka = order
-            .get(a.package_id.as_str())
-            .copied()
-            .unwrap_or_default();
-        let kb = order
-            .get(b.package_id.as_str())
-            .copied()
-            .unwrap_or_default();
-        (ka, &a.package_id, &a.id).cmp(&(kb, &b.package_id, &b.id))
-    });
+    // One key per finding, not two hash lookups per comparison.
+    let mut keyed: Vec<((&str, &str), Finding)> = std::mem::take(&mut out.findings)
+        .into_iter()
+        .map(|f| {
+            let k = order
+                .get(f.package_id.as_str())
+                .copied()
+                .unwrap_or_default();
+            (k, f)
+        })
+        .collect();
+    keyed.sort_by(|(ka, a), (kb, b)| (ka, &a.package_id, &a.id).cmp(&(kb, &b.package_id, &b.id)));
+    out.findings = keyed.into_iter().map(|(_, f)| f).collect();
     Ok(out)
 }
 
@@ -200,11 +206,11 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
 }
 
 /// Merges hits that share any id (transitively) into one finding each.
-fn merge(hits: Vec<Hit>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Vec<Finding> {
+fn merge(hits: Vec<Hit<'_>>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Vec<Finding> {
     let mut parent: Vec<usize> = (0..hits.len()).collect();
     let mut owner: HashMap<&str, usize> = HashMap::new();
     for (i, h) in hits.iter().enumerate() {
-        for id in ids(&h.advisory) {
+        for id in ids(h.advisory) {
             match owner.get(id) {
                 Some(&j) => {
                     let (a, b) = (find(&mut parent, i), find(&mut parent, j));
@@ -218,7 +224,7 @@ fn merge(hits: Vec<Hit>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Vec
             }
         }
     }
-    let mut groups: BTreeMap<usize, Vec<&Hit>> = BTreeMap::new();
+    let mut groups: BTreeMap<usize, Vec<&Hit<'_>>> = BTreeMap::new();
     for (i, h) in hits.iter().enumerate() {
         let root = find(&mut parent, i);
         groups.entry(root).or_default().push(h);
@@ -229,8 +235,8 @@ fn merge(hits: Vec<Hit>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Vec
         .collect()
 }
 
-fn finding(mut group: Vec<&Hit>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Finding {
-    let all_ids: BTreeSet<&str> = group.iter().flat_map(|h| ids(&h.advisory)).collect();
+fn finding(mut group: Vec<&Hit<'_>>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Finding {
+    let all_ids: BTreeSet<&str> = group.iter().flat_map(|h| ids(h.advisory)).collect();
     let id = all_ids
         .iter()
         .copied()
@@ -238,7 +244,7 @@ fn finding(mut group: Vec<&Hit>, p: &Package, q: &Query, scorer: &dyn CvssScorer
         .unwrap_or_default()
         .to_string();
     // The record carrying the reported id (or the best-ranked record) leads.
-    let carries = |h: &Hit| !ids(&h.advisory).any(|x| x == id);
+    let carries = |h: &Hit<'_>| !ids(h.advisory).any(|x| x == id);
     group.sort_by(|a, b| {
         (carries(a), id_rank(&a.advisory.id)).cmp(&(carries(b), id_rank(&b.advisory.id)))
     });
@@ -260,7 +266,7 @@ fn finding(mut group: Vec<&Hit>, p: &Package, q: &Query, scorer: &dyn CvssScorer
                 .iter()
                 .filter_map(|i| h.advisory.affected.get(*i))
                 .collect();
-            (&h.advisory, entries)
+            (h.advisory, entries)
         })
         .collect();
     let assessment = assess(&records, scorer);

@@ -103,6 +103,9 @@ pub struct Status {
 pub struct Database {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// One zstd context reused for every record (creating one per record
+    /// dominated lookups of packages with many advisories).
+    dctx: Mutex<Option<zstd::bulk::Decompressor<'static>>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -175,6 +178,7 @@ impl Database {
         Ok(Database {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
+            dctx: Mutex::new(None),
         })
     }
 
@@ -197,12 +201,35 @@ impl Database {
             id: id.to_string(),
             source: e,
         };
-        let mut json = Vec::new();
-        zstd::stream::read::Decoder::new(data)
-            .map_err(|e| record(e.into()))?
-            .take(MAX_RECORD_BYTES)
-            .read_to_end(&mut json)
-            .map_err(|e| record(e.into()))?;
+        // Records are written with their size in the frame header; a frame
+        // without one (or claiming more than the limit) is read as a bounded stream.
+        let known = zstd::zstd_safe::get_frame_content_size(data)
+            .ok()
+            .flatten()
+            .filter(|n| *n <= MAX_RECORD_BYTES);
+        let json = match known {
+            Some(n) => {
+                let mut guard = self.dctx.lock().unwrap_or_else(|p| p.into_inner());
+                if guard.is_none() {
+                    *guard = Some(zstd::bulk::Decompressor::new().map_err(|e| record(e.into()))?);
+                }
+                match guard.as_mut() {
+                    Some(d) => d
+                        .decompress(data, usize::try_from(n).unwrap_or(usize::MAX))
+                        .map_err(|e| record(e.into()))?,
+                    None => Vec::new(),
+                }
+            }
+            None => {
+                let mut json = Vec::new();
+                zstd::stream::read::Decoder::new(data)
+                    .map_err(|e| record(e.into()))?
+                    .take(MAX_RECORD_BYTES)
+                    .read_to_end(&mut json)
+                    .map_err(|e| record(e.into()))?;
+                json
+            }
+        };
         serde_json::from_slice(&json).map_err(|e| record(e.into()))
     }
 
