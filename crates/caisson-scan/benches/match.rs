@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use caisson_advisory::{import_paths, Database, UpdateOptions};
 use caisson_model::{AdvisorySource, Package, PackageType, Sbom};
 use caisson_testsupport::advisory_data::{data_dir, fnv, neighbours, osv_zip};
+use caisson_testsupport::package;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 const PACKAGES: usize = 10_000;
@@ -107,27 +108,6 @@ fn typical_packages() -> Vec<Package> {
         (known..PACKAGES).map(|i| package(PackageType::Npm, &format!("unlisted-{i}"), "1.0.0")),
     );
     out
-}
-
-fn package(ty: PackageType, name: &str, version: &str) -> Package {
-    Package {
-        id: format!("{}:{name}@{version}", ty.purl_type()),
-        package_type: ty,
-        name: name.to_string(),
-        version: version.to_string(),
-        epoch: None,
-        arch: None,
-        source_name: None,
-        source_version: None,
-        licenses: vec![],
-        supplier: None,
-        purl: format!("pkg:{}/{name}@{version}", ty.purl_type()),
-        layer: None,
-        locations: vec![],
-        files: vec![],
-        owned_by: None,
-        digests: vec![],
-    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

@@ -101,3 +101,35 @@ fn fixture_entry(name: Option<&str>) -> Option<(std::path::PathBuf, serde_json::
     );
     None
 }
+
+/// A bare package of `ty` for SBOMs under test: id `<purl type>:<name>@<version>`,
+/// purl `pkg:<purl type>/<name>@<version>` (Maven's `group:artifact` as
+/// `group/artifact`), nothing else set.
+pub fn package(
+    ty: caisson_model::PackageType,
+    name: &str,
+    version: &str,
+) -> caisson_model::Package {
+    let purl_name = match ty {
+        caisson_model::PackageType::Maven => name.replacen(':', "/", 1),
+        _ => name.to_string(),
+    };
+    caisson_model::Package {
+        id: format!("{}:{name}@{version}", ty.purl_type()),
+        package_type: ty,
+        name: name.to_string(),
+        version: version.to_string(),
+        epoch: None,
+        arch: None,
+        source_name: None,
+        source_version: None,
+        licenses: vec![],
+        supplier: None,
+        purl: format!("pkg:{}/{purl_name}@{version}", ty.purl_type()),
+        layer: None,
+        locations: vec![],
+        files: vec![],
+        owned_by: None,
+        digests: vec![],
+    }
+}

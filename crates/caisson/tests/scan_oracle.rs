@@ -29,6 +29,7 @@ use std::str::FromStr;
 
 use caisson_model::{normalize_package_name, OsRelease, Package, PackageType, Sbom};
 use caisson_testsupport::advisory_data::{data_dir, fnv, neighbours, osv_zip};
+use caisson_testsupport::package;
 use common::database;
 use serde_json::Value;
 
@@ -200,32 +201,6 @@ fn sample(records: &[&Value], eco: &str, max: usize, suffixes: &[&str]) -> Vec<(
     v.truncate(max);
     v.sort();
     v
-}
-
-fn package(ty: PackageType, name: &str, version: &str) -> Package {
-    let purl_name = match ty {
-        // Maven names are `group:artifact`; the purl has `group/artifact`.
-        PackageType::Maven => name.replacen(':', "/", 1),
-        _ => name.to_string(),
-    };
-    Package {
-        id: format!("{}:{name}@{version}", ty.purl_type()),
-        package_type: ty,
-        name: name.to_string(),
-        version: version.to_string(),
-        epoch: None,
-        arch: None,
-        source_name: None,
-        source_version: None,
-        licenses: vec![],
-        supplier: None,
-        purl: format!("pkg:{}/{purl_name}@{version}", ty.purl_type()),
-        layer: None,
-        locations: vec![],
-        files: vec![],
-        owned_by: None,
-        digests: vec![],
-    }
 }
 
 /// Writes `packages` as a CycloneDX SBOM, scans it with `caisson scan
@@ -468,7 +443,9 @@ fn maven_matches_independent_evaluation() {
     }
     let classes = cache_dir().join("match-oracles/maven");
     fs_err::create_dir_all(&classes).expect("cache dir");
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oracles/MavenOracle.java");
+    // The same driver caisson-version's differential tests use.
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../caisson-version/tests/oracles/MavenOracle.java");
     let status = Command::new("javac")
         .arg("-cp")
         .arg(jar)

@@ -4,9 +4,8 @@
 
 use std::collections::HashMap;
 
-use caisson_model::{
-    normalize_package_name, Advisory, AdvisorySource, OsRelease, Package, PackageType, Sbom,
-};
+use caisson_model::{normalize_package_name, Advisory, AdvisorySource, OsRelease, Package, Sbom};
+pub use caisson_testsupport::package;
 use serde_json::Value;
 
 /// An `AdvisorySource` over records held in memory, indexed as the trait
@@ -53,28 +52,6 @@ impl AdvisorySource for MemorySource {
             normalize_package_name(ecosystem, name),
         );
         Ok(self.by_key.get(&key).cloned().unwrap_or_default())
-    }
-}
-
-/// A package for an SBOM under test.
-pub fn package(ty: PackageType, name: &str, version: &str) -> Package {
-    Package {
-        id: format!("{}:{name}@{version}", ty.purl_type()),
-        package_type: ty,
-        name: name.to_string(),
-        version: version.to_string(),
-        epoch: None,
-        arch: None,
-        source_name: None,
-        source_version: None,
-        licenses: vec![],
-        supplier: None,
-        purl: format!("pkg:{}/{name}@{version}", ty.purl_type()),
-        layer: None,
-        locations: vec![],
-        files: vec![],
-        owned_by: None,
-        digests: Vec::new(),
     }
 }
 
