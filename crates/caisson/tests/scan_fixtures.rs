@@ -15,11 +15,15 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn caisson(root: &Path, args: &[&str]) -> Output {
+    caisson_with(root, common::database(), args)
+}
+
+fn caisson_with(root: &Path, db: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_caisson"))
         .current_dir(root)
         .args(args)
         .arg("--db")
-        .arg(common::database())
+        .arg(db)
         .args(["--max-db-age-days", "100000"])
         .env("NO_COLOR", "1")
         .output()
@@ -384,4 +388,83 @@ fn table_is_grouped_by_package_and_plain_under_no_color() {
     assert!(!text.contains('\u{1b}'), "escape codes despite NO_COLOR");
     assert!(text.contains("urllib3 1.26.4 (pypi)"), "{text}");
     assert!(text.contains("CVE-2021-33503"), "{text}");
+}
+
+/// Debian packages through the security tracker's data (a small file written
+/// by hand in the tracker's JSON format, `tests/data/debian-tracker-bookworm.json`,
+/// with versions around the fixture's): by source package and release, fixed
+/// versions compared in dpkg order, `open` as unfixed, `fixed_version: 0` and
+/// other releases ignored, the urgency as the severity; and Debian's
+/// python3-jinja2 matched as Debian's `jinja2`, never as PyPI's Jinja2.
+#[test]
+fn debian_packages_match_through_the_security_tracker() {
+    let Some(root) = python_node() else { return };
+    let tracker =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/debian-tracker-bookworm.json");
+    let pypi = caisson_testsupport::advisory_data::data_dir().join("osv/PyPI/all.zip");
+    let db = common::import("debian", &[tracker, pypi]);
+    let run = |extra: &[&str]| -> Value {
+        let mut args = vec!["scan", PY_NODE, "-f", "json"];
+        args.extend_from_slice(extra);
+        let out = caisson_with(&root, &db, &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("scan JSON")
+    };
+    let report = run(&[]);
+    let deb: BTreeSet<(String, String, String, String)> = findings(&report)
+        .iter()
+        .filter(|f| s(f, "package_type") == "deb")
+        .map(|f| {
+            (
+                s(f, "package_name").to_string(),
+                s(f, "id").to_string(),
+                s(f, "severity").to_string(),
+                strs(&f["fixed_versions"]).join(","),
+            )
+        })
+        .collect();
+    let row = |p: &str, id: &str, sev: &str, fix: &str| {
+        (
+            p.to_string(),
+            id.to_string(),
+            sev.to_string(),
+            fix.to_string(),
+        )
+    };
+    let want = BTreeSet::from([
+        row(
+            "python3-jinja2",
+            "CVE-2099-1001",
+            "MEDIUM",
+            "3.1.2-1+deb12u4",
+        ),
+        // binNMU bash 5.2.15-2+b13 is source 5.2.15-2: before 5.2.15-3, not before 5.2.15-2.
+        row("bash", "CVE-2099-5001", "HIGH", "5.2.15-3"),
+        row("libc6", "CVE-2099-2001", "LOW", ""),
+        row("libc-bin", "CVE-2099-2001", "LOW", ""),
+        row("tar", "CVE-2005-2541", "NEGLIGIBLE", ""),
+    ]);
+    assert_eq!(deb, want);
+    assert!(findings(&report)
+        .iter()
+        .all(|f| s(f, "data_source") == "debian-tracker" || s(f, "package_type") != "deb"));
+    // PyPI's Jinja2 2.11.2 under /opt is still matched as PyPI.
+    assert!(keys(&report).contains(&(
+        "Jinja2".to_string(),
+        "2.11.2".to_string(),
+        "CVE-2020-28493".to_string()
+    )));
+    // --ignore-unfixed keeps only the findings with a fix.
+    let fixed_only = run(&["--ignore-unfixed"]);
+    let deb_fixed: BTreeSet<&str> = findings(&fixed_only)
+        .iter()
+        .filter(|f| s(f, "package_type") == "deb")
+        .map(|f| s(f, "package_name"))
+        .collect();
+    assert_eq!(deb_fixed, BTreeSet::from(["bash", "python3-jinja2"]));
+    assert_eq!(fixed_only["summary"]["hidden_unfixed"].as_u64(), Some(3));
 }

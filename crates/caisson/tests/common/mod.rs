@@ -14,21 +14,33 @@ pub const OSV_ECOSYSTEMS: [&str; 5] = ["PyPI", "Go", "crates.io", "npm", "Maven"
 pub fn database() -> &'static Path {
     static DB: OnceLock<PathBuf> = OnceLock::new();
     DB.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("scan-db-{}", std::process::id()));
         let data = data_dir();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_caisson"));
-        cmd.arg("db").arg("--db").arg(&dir).arg("import");
-        for eco in OSV_ECOSYSTEMS {
-            cmd.arg(data.join("osv").join(eco).join("all.zip"));
-        }
-        cmd.arg(data.join("alpine-secdb"));
-        let out = cmd.output().expect("caisson db import runs");
-        assert!(
-            out.status.success(),
-            "caisson db import failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir
+        let mut feeds: Vec<PathBuf> = OSV_ECOSYSTEMS
+            .iter()
+            .map(|eco| data.join("osv").join(eco).join("all.zip"))
+            .collect();
+        feeds.push(data.join("alpine-secdb"));
+        import("shared", &feeds)
     })
+}
+
+/// A new database of `feeds`, imported by `caisson db import`.
+#[allow(dead_code)] // not every test binary builds its own
+pub fn import(label: &str, feeds: &[PathBuf]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("scan-db-{label}-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_caisson"))
+        .arg("db")
+        .arg("--db")
+        .arg(&dir)
+        .arg("import")
+        .args(feeds)
+        .output()
+        .expect("caisson db import runs");
+    assert!(
+        out.status.success(),
+        "caisson db import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
 }
