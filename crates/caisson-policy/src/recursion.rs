@@ -21,7 +21,13 @@ use crate::PolicyError;
 type Graph = BTreeMap<String, (String, BTreeSet<String>)>;
 
 /// (function path, file, package path, import aliases, names called).
-type RawFunction = (String, String, String, BTreeMap<String, String>, Vec<String>);
+type RawFunction = (
+    String,
+    String,
+    String,
+    BTreeMap<String, String>,
+    Vec<String>,
+);
 
 fn package_path(m: &Module) -> String {
     format!("data.{}", m.package.refr.span().text())
