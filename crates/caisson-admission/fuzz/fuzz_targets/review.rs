@@ -26,9 +26,13 @@ fn set() -> &'static PolicySet {
 }
 
 fn check(input: Option<&Json>, out: &Outcome) {
-    let is_review = input.is_some_and(|v| v.get("kind").and_then(Json::as_str) == Some("AdmissionReview"));
+    let is_review =
+        input.is_some_and(|v| v.get("kind").and_then(Json::as_str) == Some("AdmissionReview"));
     if out.status == 400 {
-        assert!(!is_review, "an AdmissionReview must get an AdmissionReview answer");
+        assert!(
+            !is_review,
+            "an AdmissionReview must get an AdmissionReview answer"
+        );
         assert!(out.record.is_none());
         assert!(out.body["error"].is_string());
         return;
