@@ -37,6 +37,7 @@ pub mod library;
 mod load;
 pub mod manifest;
 mod model;
+mod recursion;
 pub mod report;
 
 pub use config::Config;

@@ -344,6 +344,9 @@ impl PolicySetBuilder {
                 .add_data(data)
                 .map_err(|e| rego_err("data.inventory", e))?;
         }
+        // Before anything is evaluated (metadata included): regorus would
+        // overflow the stack.
+        crate::recursion::check(self.engine.get_modules().iter().map(|m| &**m))?;
         self.resolve_user_metadata()?;
 
         let mut seen: BTreeMap<String, String> = BTreeMap::new();

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+mod admission;
 mod db;
 mod policy;
 mod sbom;
@@ -34,6 +35,8 @@ pub enum Command {
     Db(db::DbArgs),
     /// Evaluate manifests against policies (Pod Security Standards, supply chain, Rego, Gatekeeper).
     Policy(policy::PolicyArgs),
+    /// Kubernetes admission webhook: serve it, or write its cluster manifests.
+    Admission(admission::AdmissionArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
     Version(version::VersionArgs),
 }
@@ -59,5 +62,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Db(args) => db::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Version(args) => version::run(args),
+        Command::Admission(args) => admission::run(args),
     }
 }

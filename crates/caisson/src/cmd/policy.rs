@@ -118,20 +118,26 @@ fn read_input(name: &str) -> anyhow::Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+/// Builds the policy set of `--policy` (default: the built-in default set) and
+/// `--config`, and reads `--facts`; shared with `caisson admission serve`.
+pub(super) fn load(
+    policies: &[String],
+    config: Option<&std::path::Path>,
+    facts: Option<&std::path::Path>,
+) -> anyhow::Result<(PolicySet, SupplyChainFacts)> {
     let mut builder = PolicySet::builder();
-    if args.policies.is_empty() {
+    if policies.is_empty() {
         builder.default_builtins()?;
     }
-    for p in &args.policies {
+    for p in policies {
         builder.add(p)?;
     }
-    if let Some(path) = &args.config {
+    if let Some(path) = config {
         let text = fs_err::read_to_string(path)?;
         let label = path.display().to_string();
         builder.config(Config::parse(&text, &label)?, label);
     }
-    let facts: SupplyChainFacts = match &args.facts {
+    let facts: SupplyChainFacts = match facts {
         Some(path) => serde_json::from_str(&fs_err::read_to_string(path)?)
             .with_context(|| format!("parsing facts {}", path.display()))?,
         None => SupplyChainFacts::default(),
@@ -140,6 +146,15 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     for n in set.notes() {
         eprintln!("warning: {n}");
     }
+    Ok((set, facts))
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let (set, facts) = load(
+        &args.policies,
+        args.config.as_deref(),
+        args.facts.as_deref(),
+    )?;
     let limits = ManifestLimits::default();
     let mut decisions = Vec::new();
     for m in &args.manifests {

@@ -1,0 +1,196 @@
+//! The axum router: `POST /admission/validate`, `GET /healthz`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json as JsonBody, Router};
+use caisson_policy::{PolicySet, SupplyChainFacts};
+use serde_json::{json, Value as Json};
+
+use crate::decide::{decide_value, rejected, Outcome};
+use crate::pool::Pool;
+use crate::sink::{DecisionRecord, DecisionSink};
+use crate::AdmissionError;
+
+/// Where the API server posts AdmissionReviews.
+pub const VALIDATE_PATH: &str = "/admission/validate";
+
+/// Bounds of the webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Larger request bodies get 413 before any parsing.
+    pub max_body_bytes: usize,
+    /// Time from receiving a request to answering it. Past it the request is
+    /// denied (fail closed); keep it below the webhook's `timeoutSeconds`.
+    pub deadline: Duration,
+    /// Evaluation threads.
+    pub workers: usize,
+    /// Requests waiting for a thread; beyond, the webhook answers 503 and the
+    /// API server applies the webhook's `failurePolicy`.
+    pub queue: usize,
+    /// Stack of each evaluation thread.
+    pub stack_bytes: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            // An object and its oldObject, each up to etcd's ~1.5 MiB.
+            max_body_bytes: 4 << 20,
+            deadline: Duration::from_secs(3),
+            workers: std::thread::available_parallelism().map_or(2, usize::from),
+            queue: 1024,
+            stack_bytes: 16 << 20,
+        }
+    }
+}
+
+/// What every request shares: the compiled policies (cloned per evaluation),
+/// supply-chain facts, the decision sink and the evaluation threads.
+#[derive(Clone)]
+pub struct AdmissionState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    policies: PolicySet,
+    facts: Arc<SupplyChainFacts>,
+    sink: Option<Arc<dyn DecisionSink>>,
+    limits: ServerLimits,
+    pool: Pool,
+}
+
+impl std::fmt::Debug for AdmissionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdmissionState")
+            .field("policies", &self.inner.policies)
+            .field("limits", &self.inner.limits)
+            .field("sink", &self.inner.sink.is_some())
+            .finish()
+    }
+}
+
+impl AdmissionState {
+    /// Starts the evaluation threads.
+    pub fn new(
+        policies: PolicySet,
+        facts: SupplyChainFacts,
+        sink: Option<Arc<dyn DecisionSink>>,
+        limits: ServerLimits,
+    ) -> Result<Self, AdmissionError> {
+        let pool = Pool::new(limits.workers, limits.queue, limits.stack_bytes)?;
+        Ok(AdmissionState {
+            inner: Arc::new(Inner {
+                policies,
+                facts: Arc::new(facts),
+                sink,
+                limits,
+                pool,
+            }),
+        })
+    }
+
+    pub fn limits(&self) -> ServerLimits {
+        self.inner.limits
+    }
+}
+
+/// The webhook's routes, with their state applied: merge it into any router.
+pub fn router(state: AdmissionState) -> Router {
+    let limit = state.inner.limits.max_body_bytes;
+    Router::new()
+        .route(VALIDATE_PATH, post(validate))
+        .route("/healthz", get(healthz))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AdmissionState>) -> Response {
+    JsonBody(json!({"status": "ok", "policies": state.inner.policies.policies().len()}))
+        .into_response()
+}
+
+fn record(sink: Option<&Arc<dyn DecisionSink>>, rec: Option<&DecisionRecord>) {
+    if let (Some(sink), Some(rec)) = (sink, rec) {
+        if let Err(e) = sink.record(rec) {
+            tracing::error!(error = %e, uid = %rec.uid, "recording admission decision");
+        }
+    }
+}
+
+async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response {
+    let review: Json = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                JsonBody(json!({"error": format!("request body is not JSON: {e}")})),
+            )
+                .into_response()
+        }
+    };
+    let request = review.get("request").cloned().unwrap_or(Json::Null);
+    let uid = request
+        .get("uid")
+        .and_then(Json::as_str)
+        .unwrap_or("")
+        .to_string();
+    let inner = Arc::clone(&state.inner);
+    let job = move || {
+        let out = decide_value(&inner.policies, &inner.facts, &review);
+        record(inner.sink.as_ref(), out.record.as_ref());
+        out
+    };
+    let rx = match state.inner.pool.submit(job) {
+        Ok(rx) => rx,
+        Err(_) => {
+            tracing::warn!(uid = %uid, "admission queue full");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                JsonBody(json!({"error": "policy evaluation queue is full"})),
+            )
+                .into_response();
+        }
+    };
+    let deadline = state.inner.limits.deadline;
+    let out = match tokio::time::timeout(deadline, rx).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(_)) => failed(
+            &state,
+            &uid,
+            &request,
+            "policy evaluation failed unexpectedly",
+        ),
+        Err(_) => failed(
+            &state,
+            &uid,
+            &request,
+            &format!(
+                "policy evaluation did not finish within {} ms; denied (fail closed)",
+                deadline.as_millis()
+            ),
+        ),
+    };
+    into_response(out)
+}
+
+/// A denial for a request whose evaluation did not produce an answer.
+fn failed(state: &AdmissionState, uid: &str, request: &Json, message: &str) -> Outcome {
+    tracing::error!(uid = %uid, "{message}");
+    let out = rejected(uid, request, 500, message);
+    let sink = state.inner.sink.clone();
+    let rec = out.record.clone();
+    // The sink may block (file I/O): keep it off the runtime's workers.
+    tokio::task::spawn_blocking(move || record(sink.as_ref(), rec.as_ref()));
+    out
+}
+
+fn into_response(out: Outcome) -> Response {
+    let status = StatusCode::from_u16(out.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, JsonBody(out.body)).into_response()
+}
