@@ -30,6 +30,9 @@ mod oid {
     pub const P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 }
 
+/// A password or other secret bytes, zeroized on drop.
+pub type Password = Zeroizing<Vec<u8>>;
+
 /// Largest PEM file read as a key (a 4096-bit RSA PKCS#1 key is ~3.3 KiB).
 pub const MAX_KEY_FILE_BYTES: usize = 64 * 1024;
 const MIN_RSA_BITS: usize = 2048;
@@ -180,7 +183,7 @@ impl SigningKey {
     /// the key is encrypted. `name` (a path) appears in errors.
     pub fn from_pem(
         pem: &[u8],
-        password: &mut dyn FnMut() -> Option<Zeroizing<Vec<u8>>>,
+        password: &mut dyn FnMut() -> Option<Password>,
         name: &str,
     ) -> Result<SigningKey, KeyError> {
         if pem.len() > MAX_KEY_FILE_BYTES {
