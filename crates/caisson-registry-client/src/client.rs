@@ -8,8 +8,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::blocking::{Client as HttpClient, RequestBuilder, Response};
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, LOCATION, WWW_AUTHENTICATE};
-use reqwest::{StatusCode, Url};
+use reqwest::header::{
+    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+};
+use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 
 use crate::auth::{self, Challenge, Credentials, Secret};
@@ -45,6 +47,31 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(30),
             max_parallel_downloads: 3,
             user_agent: concat!("caisson/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+/// One registry request: what [`Client::request`] sends (and resends after
+/// authenticating).
+pub(crate) struct Request<'a> {
+    pub method: Method,
+    pub url: Url,
+    pub accept: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub body: Option<Vec<u8>>,
+    /// Needs push access (a `pull,push` token scope).
+    pub push: bool,
+}
+
+impl<'a> Request<'a> {
+    pub fn get(url: Url, accept: Option<&'a str>) -> Request<'a> {
+        Request {
+            method: Method::GET,
+            url,
+            accept,
+            content_type: None,
+            body: None,
+            push: false,
         }
     }
 }
@@ -192,11 +219,28 @@ impl Client {
         url: Url,
         accept: Option<&str>,
     ) -> Result<Response, RegistryError> {
-        let key = format!("{}/{}", target.registry, target.repository);
+        let resp = self.request(target, Request::get(url, accept))?;
+        check_status(target, resp)
+    }
+
+    /// Sends `req`, authenticating on a 401 challenge (with push scope when
+    /// `req.push`) and following redirects for GET and HEAD. Returns the
+    /// response whatever its status, except 401 after authenticating.
+    pub(crate) fn request(
+        &self,
+        target: &Target,
+        req: Request<'_>,
+    ) -> Result<Response, RegistryError> {
+        let key = format!(
+            "{}/{}{}",
+            target.registry,
+            target.repository,
+            if req.push { "#push" } else { "" }
+        );
         let cached = lock(&self.auth_headers).get(&key).cloned();
-        let resp = self.send_following_redirects(target, url.clone(), accept, cached.as_ref())?;
+        let resp = self.send_following_redirects(target, &req, cached.as_ref())?;
         if resp.status() != StatusCode::UNAUTHORIZED {
-            return check_status(target, resp);
+            return Ok(resp);
         }
         let challenges = auth::parse_all(
             resp.headers()
@@ -209,12 +253,18 @@ impl Client {
             schemes = ?challenges.iter().map(|c| c.scheme.as_str()).collect::<Vec<_>>(),
             "registry asked for authentication"
         );
-        let header = self.authenticate(target, &challenges, resp)?;
-        let resp = self.send_following_redirects(target, url, accept, Some(&header))?;
+        let header = self.authenticate(target, &challenges, resp, req.push)?;
+        let resp = self.send_following_redirects(target, &req, Some(&header))?;
+        if resp.status() == StatusCode::UNAUTHORIZED {
+            return Err(RegistryError::Unauthorized {
+                target: target.clone(),
+                detail: read_detail(resp),
+            });
+        }
         if resp.status().is_success() {
             lock(&self.auth_headers).insert(key, header);
         }
-        check_status(target, resp)
+        Ok(resp)
     }
 
     /// Answers a 401: a bearer token from the realm, or Basic credentials.
@@ -223,10 +273,11 @@ impl Client {
         target: &Target,
         challenges: &[Challenge],
         first: Response,
+        push: bool,
     ) -> Result<Secret, RegistryError> {
         let creds = self.credentials(target)?;
         if let Some(bearer) = challenges.iter().find(|c| c.scheme == "bearer") {
-            return self.fetch_token(target, bearer, creds.as_ref());
+            return self.fetch_token(target, bearer, creds.as_ref(), push);
         }
         if challenges.iter().any(|c| c.scheme == "basic") {
             if let Some(h) = creds.as_ref().and_then(Credentials::basic_header) {
@@ -244,6 +295,7 @@ impl Client {
         target: &Target,
         challenge: &Challenge,
         creds: Option<&Credentials>,
+        push: bool,
     ) -> Result<Secret, RegistryError> {
         let token_target = target.with_operation("requesting a token for");
         let protocol = |reason: String| RegistryError::Protocol {
@@ -264,7 +316,8 @@ impl Client {
             )))
             }
         }
-        let scope = format!("repository:{}:pull", target.repository);
+        let actions = if push { "pull,push" } else { "pull" };
+        let scope = format!("repository:{}:{actions}", target.repository);
         let service = challenge.param("service");
         {
             let mut q = url.query_pairs_mut();
@@ -337,30 +390,44 @@ impl Client {
         Ok(Secret::new(format!("Bearer {token}")))
     }
 
-    /// Sends a GET, following up to [`MAX_REDIRECTS`] redirects itself so it
-    /// can drop `Authorization` when a redirect leaves the registry's origin
-    /// and refuse https→http downgrades.
+    /// Sends a request, following up to [`MAX_REDIRECTS`] redirects itself
+    /// (GET and HEAD only) so it can drop `Authorization` when a redirect
+    /// leaves the registry's origin and refuse https→http downgrades.
     fn send_following_redirects(
         &self,
         target: &Target,
-        url: Url,
-        accept: Option<&str>,
+        req: &Request<'_>,
         auth: Option<&Secret>,
     ) -> Result<Response, RegistryError> {
-        let origin = url.origin();
-        let mut current = url;
+        let origin = req.url.origin();
+        let mut current = req.url.clone();
+        let follow = req.method == Method::GET || req.method == Method::HEAD;
         for _ in 0..=MAX_REDIRECTS {
-            let mut req: RequestBuilder = self.http.get(current.clone());
-            if let Some(a) = accept {
-                req = req.header(ACCEPT, a);
+            let mut builder: RequestBuilder =
+                self.http.request(req.method.clone(), current.clone());
+            if let Some(a) = req.accept {
+                builder = builder.header(ACCEPT, a);
+            }
+            if let Some(ct) = req.content_type {
+                builder = builder.header(CONTENT_TYPE, ct);
+            }
+            if let Some(body) = &req.body {
+                builder = builder.body(body.clone());
+            } else if req.method == Method::PUT || req.method == Method::POST {
+                builder = builder.header(CONTENT_LENGTH, 0);
             }
             let same_origin = current.origin() == origin;
             if let (Some(a), true) = (auth, same_origin) {
-                req = req.header(AUTHORIZATION, sensitive(a)?);
+                builder = builder.header(AUTHORIZATION, sensitive(a)?);
             }
             let shown = strip_query(&current);
-            let resp = req.send().map_err(|e| transport_error(target, &shown, e))?;
-            if !resp.status().is_redirection() || resp.status() == StatusCode::NOT_MODIFIED {
+            let resp = builder
+                .send()
+                .map_err(|e| transport_error(target, &shown, e))?;
+            if !follow
+                || !resp.status().is_redirection()
+                || resp.status() == StatusCode::NOT_MODIFIED
+            {
                 return Ok(resp);
             }
             let location = resp
@@ -457,7 +524,7 @@ fn read_detail(resp: Response) -> RemoteDetail {
 }
 
 /// Maps non-success statuses to errors, decoding OCI error bodies.
-fn check_status(target: &Target, resp: Response) -> Result<Response, RegistryError> {
+pub(crate) fn check_status(target: &Target, resp: Response) -> Result<Response, RegistryError> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);

@@ -5,6 +5,10 @@
 //! - [`Client::fetch_blob`] / [`Client::fetch_blob_cached`]: blobs streamed to disk,
 //!   size-capped and digest-verified before they are renamed into place.
 //! - [`Client::pull_image`]: all of the above into a content-addressed [`BlobCache`].
+//! - [`Client::push_blob`], [`Client::put_manifest`], [`Client::list_tags`],
+//!   [`Client::fetch_blob_bytes`]: what signing needs to store and read back.
+//! - [`Client::referrers`] / [`Client::push_referrer`]: OCI 1.1 referrers, with
+//!   the `sha256-<hex>` tag schema when the registry has no referrers API.
 //!
 //! HTTPS always, except for registries named in
 //! [`ClientOptions::insecure_registries`]. Authentication follows the
@@ -22,9 +26,13 @@ pub mod env;
 mod error;
 mod manifest;
 mod pull;
+mod push;
+mod referrers;
 
 pub use blob::BlobCache;
 pub use client::{Client, ClientOptions};
 pub use error::{RegistryError, RemoteDetail, Target};
 pub use manifest::{select_platform, ResolvedManifest, MANIFEST_ACCEPT};
 pub use pull::{PulledImage, MAX_CONFIG_BYTES};
+pub use push::PushedManifest;
+pub use referrers::{referrers_tag, Referrers, ReferrersSource};

@@ -4,9 +4,13 @@ use std::process::ExitCode;
 
 mod admission;
 mod db;
+mod key;
 mod policy;
+mod registry_args;
 mod sbom;
 mod scan;
+mod sign;
+mod verify;
 mod version;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +41,12 @@ pub enum Command {
     Policy(policy::PolicyArgs),
     /// Kubernetes admission webhook: serve it, or write its cluster manifests.
     Admission(admission::AdmissionArgs),
+    /// Manage signing keys (cosign-compatible).
+    Key(key::KeyArgs),
+    /// Sign an image in a registry, the way cosign does (optionally also as an OCI referrer).
+    Sign(sign::SignArgs),
+    /// Verify an image's signatures; exit 0 when at least one is valid, 1 otherwise.
+    Verify(verify::VerifyArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
     Version(version::VersionArgs),
 }
@@ -61,6 +71,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan(args) => scan::run(args),
         Command::Db(args) => db::run(args),
         Command::Policy(args) => policy::run(args),
+        Command::Key(args) => key::run(args),
+        Command::Sign(args) => sign::run(args),
+        Command::Verify(args) => verify::run(args),
         Command::Version(args) => version::run(args),
         Command::Admission(args) => admission::run(args),
     }
