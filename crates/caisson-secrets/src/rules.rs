@@ -61,6 +61,9 @@ pub struct RuleSpec {
     /// Secrets (regexes) this rule does not report.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// Ignore matches on comment lines (`#`, `//`, `/*`, `*`, `--`, `;`).
+    #[serde(default)]
+    pub skip_comments: bool,
 }
 
 /// A compiled rule.
@@ -71,6 +74,7 @@ pub struct Rule {
     pub severity: Severity,
     pub keywords: Vec<String>,
     pub entropy: Option<f64>,
+    pub skip_comments: bool,
     pub(crate) regex: Regex,
     pub(crate) paths: Vec<Regex>,
     pub(crate) allow: Vec<Regex>,
@@ -227,6 +231,7 @@ impl RuleSet {
                 severity: s.severity,
                 keywords: s.keywords,
                 entropy: s.entropy,
+                skip_comments: s.skip_comments,
                 regex,
                 paths,
                 allow: allow_rx,

@@ -66,6 +66,19 @@ pub fn is_binary(head: &[u8]) -> bool {
     head.iter().take(8192).any(|&b| b == 0)
 }
 
+/// Whether the line holding `at` is a comment.
+fn on_comment_line(data: &[u8], at: usize) -> bool {
+    let start = data
+        .get(..at)
+        .and_then(|d| d.iter().rposition(|&b| b == b'\n'))
+        .map_or(0, |p| p + 1);
+    let line = data.get(start..at).unwrap_or_default();
+    let t = line.trim_ascii_start();
+    [&b"#"[..], b"//", b"/*", b"*", b"--", b";"]
+        .iter()
+        .any(|c| t.starts_with(c))
+}
+
 /// 1-based line number of byte offset `at`.
 fn line_of(data: &[u8], at: usize) -> usize {
     data.get(..at)
@@ -186,6 +199,9 @@ impl RuleSet {
                 if rule.allow.iter().any(|a| a.is_match(bytes))
                     || self.allow_secrets.iter().any(|a| a.is_match(bytes))
                 {
+                    continue;
+                }
+                if rule.skip_comments && on_comment_line(data, secret.start()) {
                     continue;
                 }
                 // One finding per secret position, whichever rule saw it first.

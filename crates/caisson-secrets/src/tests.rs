@@ -115,7 +115,7 @@ fn cases() -> Vec<(&'static str, &'static str, String, String)> {
          "DATABASE_URL=postgres://app:${DB_PASS}@db/app\nURL=postgres://localhost:5432/app\n".into()),
         ("generic-secret-assignment", f,
          format!("DB_PASSWORD={}\n", tok(20, ALNUM, 29)),
-         "password = changeme\nDB_PASSWORD=aaaaaaaaaaaaaaaaaa\n".into()),
+         "password = changeme\nDB_PASSWORD=aaaaaaaaaaaaaaaaaa\nsecret = settings.SECRET_KEY\nset_api_key :rubygems_api_key\n#   uri.password = \"V3ry_S3nsit1ve\"\n".into()),
     ]
 }
 
