@@ -441,7 +441,13 @@ fn differential_against_hadolint() {
             // root-user without any USER (CIS 4.1; hadolint DL3002 needs an explicit root USER);
             // add-instead-of-copy for URLs and archives (CIS 4.9; hadolint DL3020 only flags
             // local non-archive sources).
-            let stricter = (f.id == "root-user" && f.message.contains("no USER"))
+            // Commands behind `sudo`: hadolint does not look through it (it reports DL3004 only).
+            let behind_sudo = text
+                .lines()
+                .nth(line.saturating_sub(1))
+                .is_some_and(|l| l.contains("sudo "));
+            let stricter = behind_sudo
+                || (f.id == "root-user" && f.message.contains("no USER"))
                 || (f.id == "add-instead-of-copy" && !f.message.contains("local files"));
             assert!(
                 matched || stricter,
