@@ -57,7 +57,7 @@ def main():
     print("| image | caisson s | caisson MiB | caisson findings | trivy s | trivy MiB | trivy findings | trivy/caisson |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.fixtures.split(","):
-        entry = next((f for f in manifest if f["name"] == name), None)
+        entry = manifest.get(name)
         if entry is None:
             sys.exit(f"fixture {name} not built: scripts/fixtures --only {name}")
         archive = fx_root / entry["docker_archive"]
