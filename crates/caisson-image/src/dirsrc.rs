@@ -113,7 +113,8 @@ fn extract(host: &Path, path: &str, interest: &dyn Interest, scan: &mut LayerSca
     let Some(ex) = interest.extractor(path, meta.mode(), meta.len()) else {
         return;
     };
-    let result = fs_err::File::open(host).and_then(|mut f| ex.extract(path, &mut f, meta.len()));
+    let result = fs_err::File::open(host)
+        .and_then(|mut f| ex.extract_in_layer(scan.index, path, &mut f, meta.len()));
     match result {
         Ok(Some(d)) => scan.changes.push(Change::File {
             path: path.to_string(),

@@ -319,7 +319,7 @@ fn walk_tar<R: Read>(
                 let Some(cap) = interest.wants(&path) else {
                     let mode = entry.header().mode().unwrap_or(0);
                     if let Some(ex) = interest.extractor(&path, mode, size) {
-                        match ex.extract(&path, &mut entry, size) {
+                        match ex.extract_in_layer(scan.index, &path, &mut entry, size) {
                             Ok(Some(d)) => scan.changes.push(Change::File {
                                 path,
                                 data: Arc::from(d),

@@ -61,6 +61,20 @@ pub trait Extractor: Sync {
         reader: &mut dyn std::io::Read,
         size: u64,
     ) -> std::io::Result<Option<Vec<u8>>>;
+
+    /// [`Extractor::extract`] told which layer (zero-based) the file is in.
+    /// Extractors that report per-layer facts (the secret scanner: a secret
+    /// deleted by a later layer is still in the image) override this one; the
+    /// walker always calls it.
+    fn extract_in_layer(
+        &self,
+        _layer: usize,
+        path: &str,
+        reader: &mut dyn std::io::Read,
+        size: u64,
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        self.extract(path, reader, size)
+    }
 }
 
 impl<F: Fn(&str) -> Option<u64> + Sync> Interest for F {

@@ -22,6 +22,12 @@ pub(crate) struct Document<'a> {
     summary: Summary,
     findings: Vec<Entry<'a>>,
     suppressed: Vec<SuppressedEntry<'a>>,
+    /// Present when the secret scanner ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secrets: Option<&'a [caisson_secrets::SecretFinding]>,
+    /// Present when the misconfig scanner ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    misconfigurations: Option<&'a [caisson_misconfig::MisconfigFinding]>,
     #[serde(skip_serializing_if = "<[Warning]>::is_empty")]
     warnings: &'a [Warning],
 }
@@ -39,6 +45,10 @@ struct Summary {
     suppressed: usize,
     hidden_by_severity: usize,
     hidden_unfixed: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secrets: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    misconfigurations: Option<usize>,
 }
 
 /// A finding plus the package facts a reader needs without the SBOM.
@@ -62,6 +72,7 @@ struct SuppressedEntry<'a> {
 pub(crate) fn document<'a>(
     sbom: &'a Sbom,
     results: &'a ScanResults,
+    extras: crate::Extras<'a>,
     opts: &'a RenderOptions,
 ) -> Document<'a> {
     let by_id = packages_by_id(sbom);
@@ -92,6 +103,8 @@ pub(crate) fn document<'a>(
             suppressed: results.suppressed.len(),
             hidden_by_severity: results.hidden_by_severity,
             hidden_unfixed: results.hidden_unfixed,
+            secrets: extras.secrets.map(<[_]>::len),
+            misconfigurations: extras.misconfigs.map(<[_]>::len),
         },
         findings: results.findings.iter().map(entry).collect(),
         suppressed: results
@@ -102,6 +115,8 @@ pub(crate) fn document<'a>(
                 suppression: &s.suppression,
             })
             .collect(),
+        secrets: extras.secrets,
+        misconfigurations: extras.misconfigs,
         warnings: &results.warnings,
     }
 }

@@ -9,14 +9,40 @@
 //! - [`ScanFormat::Sarif`]: SARIF 2.1.0 for GitHub code scanning;
 //! - [`ScanFormat::CycloneDxJson`]: the SBOM's CycloneDX 1.6 BOM plus `vulnerabilities`.
 //!
+//! Secret and misconfiguration findings ([`Extras`], from `--scanners
+//! secret,misconfig`) share the same report: extra sections of the table,
+//! `secrets` / `misconfigurations` arrays in the JSON, rules and results in
+//! the same SARIF run (one rule per secret rule id or check id). The
+//! CycloneDX format carries vulnerabilities only. Secrets appear only in their
+//! redacted form in every format.
+//!
 //! Suppressed findings (ignore file, VEX) are listed apart in JSON and SARIF
 //! (SARIF `suppressions`) and counted, with reasons, in the table. Everything
 //! run-dependent (time, UUID, tool version) comes from [`RenderOptions`].
 
 mod cyclonedx;
+mod extras;
 mod json;
 mod sarif;
 mod table;
+
+pub use caisson_misconfig::MisconfigFinding;
+pub use caisson_secrets::SecretFinding;
+
+/// Findings of the secret and misconfig scanners; `None` when that scanner
+/// did not run (the section is then absent, not empty).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    pub secrets: Option<&'a [SecretFinding]>,
+    pub misconfigs: Option<&'a [MisconfigFinding]>,
+}
+
+impl Extras<'_> {
+    /// Number of secret and misconfiguration findings.
+    pub fn count(&self) -> usize {
+        self.secrets.map_or(0, <[_]>::len) + self.misconfigs.map_or(0, <[_]>::len)
+    }
+}
 
 use std::fmt;
 use std::io;
@@ -105,11 +131,29 @@ pub fn write(
     opts: &RenderOptions,
     out: &mut dyn io::Write,
 ) -> Result<(), ScanReportError> {
+    write_with(format, sbom, results, Extras::default(), opts, out)
+}
+
+/// [`write`] with secret and misconfiguration findings.
+pub fn write_with(
+    format: ScanFormat,
+    sbom: &Sbom,
+    results: &ScanResults,
+    extras: Extras<'_>,
+    opts: &RenderOptions,
+    out: &mut dyn io::Write,
+) -> Result<(), ScanReportError> {
     let io_err = |source| ScanReportError::Io { format, source };
     match format {
-        ScanFormat::Table => table::write(sbom, results, opts, out).map_err(io_err),
-        ScanFormat::Json => write_json(format, &json::document(sbom, results, opts), out),
-        ScanFormat::Sarif => write_json(format, &sarif::document(sbom, results, opts), out),
+        ScanFormat::Table => table::write(sbom, results, opts, out)
+            .and_then(|()| extras::table(&extras, opts, out))
+            .map_err(io_err),
+        ScanFormat::Json => write_json(format, &json::document(sbom, results, extras, opts), out),
+        ScanFormat::Sarif => {
+            let mut doc = sarif::document(sbom, results, opts);
+            extras::sarif(&mut doc, sbom, &extras);
+            write_json(format, &doc, out)
+        }
         ScanFormat::CycloneDxJson => {
             let doc = cyclonedx::document(sbom, results, opts).map_err(ScanReportError::Bom)?;
             write_json(format, &doc, out)
@@ -125,7 +169,7 @@ pub fn to_string(
     opts: &RenderOptions,
 ) -> Result<String, ScanReportError> {
     let mut buf = Vec::new();
-    write(format, sbom, results, opts, &mut buf)?;
+    write_with(format, sbom, results, Extras::default(), opts, &mut buf)?;
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 

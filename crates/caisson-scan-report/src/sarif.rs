@@ -16,7 +16,7 @@ use crate::{advisory_url, packages_by_id, severity_name, RenderOptions};
 const SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 
-fn level(s: Severity) -> &'static str {
+pub(crate) fn level(s: Severity) -> &'static str {
     match s {
         Severity::Critical | Severity::High => "error",
         Severity::Medium | Severity::Unknown => "warning",
@@ -80,7 +80,7 @@ fn rule(f: &Finding) -> Value {
     })
 }
 
-fn escape_md(s: &str) -> String {
+pub(crate) fn escape_md(s: &str) -> String {
     s.chars()
         .flat_map(|c| {
             let esc = matches!(c, '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#');
@@ -90,7 +90,7 @@ fn escape_md(s: &str) -> String {
 }
 
 /// A relative URI for a path inside the image (`var/lib/dpkg/status`).
-fn uri(path: &str) -> String {
+pub(crate) fn uri(path: &str) -> String {
     let mut out = String::new();
     for c in path.trim_start_matches('/').chars() {
         if c.is_ascii_alphanumeric() || "-._~/+:@!$&'()*,;=".contains(c) {

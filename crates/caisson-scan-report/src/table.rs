@@ -21,11 +21,11 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::{packages_by_id, severity_name, RenderOptions};
 
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
+pub(crate) const BOLD: &str = "\x1b[1m";
+pub(crate) const RESET: &str = "\x1b[0m";
 const TITLE_MAX: usize = 80;
 
-fn colour(s: Severity) -> &'static str {
+pub(crate) fn colour(s: Severity) -> &'static str {
     match s {
         Severity::Critical => "\x1b[1;31m",
         Severity::High => "\x1b[31m",
@@ -36,7 +36,7 @@ fn colour(s: Severity) -> &'static str {
 }
 
 /// Escapes control characters.
-fn clean(s: &str) -> String {
+pub(crate) fn clean(s: &str) -> String {
     s.chars()
         .flat_map(|c| {
             if c.is_control() {
@@ -48,7 +48,7 @@ fn clean(s: &str) -> String {
         .collect()
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }

@@ -4,7 +4,14 @@
 //!    SBOM file for `sbom:<file>` (CycloneDX, SPDX or Caisson JSON),
 //! 2. the advisory database opened read-only (a stale database only warns),
 //! 3. matching (`caisson-match`) with severities computed by `caisson-cvss`,
-//! 4. filters, ignore file and VEX.
+//! 4. filters, ignore file and VEX;
+//!
+//! and, for image sources, with the `secret` and `misconfig` scanners: one
+//! more streaming pass over every layer ([`walk`]) for secrets (with the layer
+//! that holds each) and the file facts of the misconfig checks, plus the
+//! image config's `Env`, `Labels` and history. The image is opened once.
+
+pub mod walk;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,8 +37,62 @@ pub fn cvss_rating(vector: &str) -> Option<CvssRating> {
     })
 }
 
+/// Which scanners run (`--scanners vuln,secret,misconfig`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scanners {
+    pub vuln: bool,
+    pub secret: bool,
+    pub misconfig: bool,
+}
+
+impl Default for Scanners {
+    fn default() -> Self {
+        Scanners {
+            vuln: true,
+            secret: true,
+            misconfig: true,
+        }
+    }
+}
+
+impl std::str::FromStr for Scanners {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut out = Scanners {
+            vuln: false,
+            secret: false,
+            misconfig: false,
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "vuln" => out.vuln = true,
+                "secret" => out.secret = true,
+                "misconfig" => out.misconfig = true,
+                other => {
+                    return Err(format!(
+                        "unknown scanner `{other}` (expected vuln, secret, misconfig)"
+                    ))
+                }
+            }
+        }
+        if out
+            == (Scanners {
+                vuln: false,
+                secret: false,
+                misconfig: false,
+            })
+        {
+            return Err("no scanner selected (expected vuln, secret, misconfig)".into());
+        }
+        Ok(out)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    pub scanners: Scanners,
+    /// Secret rules (built-in plus the user's file); `None` = built-in.
+    pub secret_rules: Option<caisson_secrets::RuleSet>,
     pub sbom: caisson_sbom::Options,
     /// Database directory (`--db`, else `CAISSON_DB`, else the user cache dir).
     pub db_dir: Option<PathBuf>,
@@ -42,8 +103,13 @@ pub struct Options {
 
 #[derive(Debug)]
 pub struct Output {
+    /// The SBOM (only the source info when the vuln scanner did not run).
     pub sbom: Sbom,
     pub results: ScanResults,
+    /// `None` when the secret scanner did not run.
+    pub secrets: Option<Vec<caisson_secrets::SecretFinding>>,
+    /// `None` when the misconfig scanner did not run.
+    pub misconfigs: Option<Vec<caisson_misconfig::MisconfigFinding>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +136,12 @@ pub enum ScanError {
     },
     #[error(transparent)]
     Match(#[from] caisson_match::MatchError),
+    #[error("cannot walk the layers of {source_ref} for secrets and misconfigurations")]
+    Walk {
+        source_ref: String,
+        #[source]
+        source: caisson_image::ImageError,
+    },
 }
 
 /// Reads `sbom:<file>` or builds the SBOM of an image source.
@@ -96,7 +168,70 @@ pub fn load_sbom(source: &str, opts: &caisson_sbom::Options) -> Result<Sbom, Sca
 
 /// Runs the whole scan.
 pub fn scan(source: &str, opts: &Options) -> Result<Output, ScanError> {
-    let sbom = load_sbom(source, &opts.sbom)?;
+    let sc = opts.scanners;
+    let mut extra = Vec::new();
+    let (sbom, secrets, misconfigs) = if source.starts_with("sbom:") {
+        if sc.secret || sc.misconfig {
+            extra.push(Warning {
+                code: "scanner-not-applicable".into(),
+                message: "secret and misconfig scanners need an image; an SBOM file only gets the vuln scanner".into(),
+            });
+        }
+        (load_sbom(source, &opts.sbom)?, None, None)
+    } else {
+        let image = caisson_sbom::open(source, &opts.sbom)?;
+        let mut sbom = if sc.vuln {
+            caisson_sbom::from_image(&image, &opts.sbom)?
+        } else {
+            Sbom {
+                source: image.info.clone(),
+                ..Sbom::default()
+            }
+        };
+        let builtin;
+        let rules = match (&opts.secret_rules, sc.secret) {
+            (_, false) => None,
+            (Some(r), true) => Some(r),
+            (None, true) => {
+                builtin = caisson_secrets::RuleSet::builtin();
+                Some(&builtin)
+            }
+        };
+        let (mut secrets, mut misconfigs) = (None, None);
+        if sc.secret || sc.misconfig {
+            let w = walk::walk_image(&image, rules, sc.misconfig, &opts.sbom.limits).map_err(
+                |source| ScanError::Walk {
+                    source_ref: image.info.reference.clone(),
+                    source,
+                },
+            )?;
+            if !sc.vuln {
+                sbom.warnings.extend(w.warnings);
+            }
+            if let Some(r) = rules {
+                let mut s = walk::config_secrets(&image, r);
+                s.extend(w.secrets);
+                secrets = Some(s);
+            }
+            if sc.misconfig {
+                misconfigs = Some(walk::image_misconfigs(&image, &w.files));
+            }
+        }
+        (sbom, secrets, misconfigs)
+    };
+    if !sc.vuln {
+        let mut results =
+            caisson_match::apply(Vec::new(), sbom.warnings.clone(), &sbom, &opts.policy);
+        results.warnings.extend(extra);
+        let secrets = secrets.map(|s| filter_severity(s, &opts.policy, |f| f.severity));
+        let misconfigs = misconfigs.map(|m| filter_severity(m, &opts.policy, |f| f.severity));
+        return Ok(Output {
+            sbom,
+            results,
+            secrets,
+            misconfigs,
+        });
+    }
     let dir = caisson_advisory::resolve_db_dir(opts.db_dir.as_deref()).map_err(|source| {
         ScanError::Database {
             dir: opts.db_dir.clone().unwrap_or_default(),
@@ -107,7 +242,6 @@ pub fn scan(source: &str, opts: &Options) -> Result<Output, ScanError> {
         dir: dir.clone(),
         source: Box::new(source),
     })?;
-    let mut extra = Vec::new();
     if let Ok(status) = db.status() {
         let max = opts
             .max_db_age
@@ -134,5 +268,23 @@ pub fn scan(source: &str, opts: &Options) -> Result<Output, ScanError> {
     warnings.extend(extra);
     warnings.extend(matched.warnings);
     let results = caisson_match::apply(matched.findings, warnings, &sbom, &opts.policy);
-    Ok(Output { sbom, results })
+    let secrets = secrets.map(|s| filter_severity(s, &opts.policy, |f| f.severity));
+    let misconfigs = misconfigs.map(|m| filter_severity(m, &opts.policy, |f| f.severity));
+    Ok(Output {
+        sbom,
+        results,
+        secrets,
+        misconfigs,
+    })
+}
+
+/// `--severity` applies to secrets and misconfigurations too.
+fn filter_severity<T>(items: Vec<T>, policy: &Policy, sev: impl Fn(&T) -> Severity) -> Vec<T> {
+    match &policy.severities {
+        Some(keep) => items
+            .into_iter()
+            .filter(|i| keep.contains(&sev(i)))
+            .collect(),
+        None => items,
+    }
 }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 mod admission;
+mod config;
 mod db;
 mod key;
 mod policy;
@@ -33,8 +34,10 @@ pub struct Cli {
 pub enum Command {
     /// List the packages in an image and write an SBOM.
     Sbom(sbom::SbomArgs),
-    /// Find known vulnerabilities in an image or SBOM; --exit-code gates CI.
+    /// Find vulnerabilities, secrets and misconfigurations in an image (or vulnerabilities in an SBOM); --exit-code gates CI.
     Scan(scan::ScanArgs),
+    /// Lint a Dockerfile: CIS Docker Benchmark image rules and hadolint-style checks.
+    Config(config::ConfigArgs),
     /// Manage the advisory database (update, import, status).
     Db(db::DbArgs),
     /// Evaluate manifests against policies (Pod Security Standards, supply chain, Rego, Gatekeeper).
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sbom(args) => sbom::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Config(args) => config::run(args),
         Command::Db(args) => db::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Key(args) => key::run(args),

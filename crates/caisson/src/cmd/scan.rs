@@ -1,4 +1,5 @@
-//! `caisson scan <source>`: vulnerabilities in an image or SBOM, with a CI gate.
+//! `caisson scan <source>`: vulnerabilities, secrets and misconfigurations in
+//! an image (vulnerabilities only for an SBOM), with a CI gate.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -42,6 +43,12 @@ pub struct ScanArgs {
     /// Platform to choose from a multi-platform image: os/arch[/variant].
     #[arg(long)]
     pub platform: Option<caisson_oci::Platform>,
+    /// Scanners to run, comma-separated: vuln, secret, misconfig.
+    #[arg(long, value_name = "LIST", default_value = "vuln,secret,misconfig")]
+    pub scanners: caisson_scan::Scanners,
+    /// Secret rule file (TOML) that adds rules, disables built-in ones, extends the allow-list (docs/secrets.md).
+    #[arg(long, value_name = "FILE")]
+    pub secret_config: Option<PathBuf>,
     /// Registry host[:port] to reach over plain HTTP (repeatable).
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
@@ -55,6 +62,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         )),
         ..Default::default()
     };
+    opts.scanners = args.scanners;
+    if let Some(p) = &args.secret_config {
+        let text = fs_err::read_to_string(p).context("cannot read the secret rule file")?;
+        let origin = p.display().to_string();
+        opts.secret_rules = Some(caisson_secrets::RuleSet::with_user(Some((&origin, &text)))?);
+    }
     opts.sbom.platform = args.platform;
     opts.sbom.insecure_registries = args.insecure_registries;
     if let Some(list) = &args.severity {
@@ -90,21 +103,39 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         env!("CARGO_PKG_VERSION"),
     );
     render.color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let extras = caisson_scan_report::Extras {
+        secrets: out.secrets.as_deref(),
+        misconfigs: out.misconfigs.as_deref(),
+    };
     match &args.output {
         Some(path) => {
             let mut f = std::io::BufWriter::new(
                 fs_err::File::create(path).context("cannot create the output file")?,
             );
-            caisson_scan_report::write(format, &out.sbom, &out.results, &render, &mut f)?;
+            caisson_scan_report::write_with(
+                format,
+                &out.sbom,
+                &out.results,
+                extras,
+                &render,
+                &mut f,
+            )?;
             f.flush().context("cannot write the output file")?;
         }
         None => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            caisson_scan_report::write(format, &out.sbom, &out.results, &render, &mut lock)?;
+            caisson_scan_report::write_with(
+                format,
+                &out.sbom,
+                &out.results,
+                extras,
+                &render,
+                &mut lock,
+            )?;
         }
     }
-    if args.exit_code != 0 && !out.results.findings.is_empty() {
+    if args.exit_code != 0 && (!out.results.findings.is_empty() || extras.count() > 0) {
         return Ok(ExitCode::from(args.exit_code));
     }
     Ok(ExitCode::SUCCESS)
