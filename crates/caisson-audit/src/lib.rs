@@ -126,7 +126,9 @@ pub enum ChainError {
     HashMismatch { seq: i64 },
     #[error("audit record {seq}: prev_hash does not match record {prev_seq}'s hash (record removed or reordered)")]
     Broken { seq: i64, prev_seq: i64 },
-    #[error("audit record {seq}: expected sequence number {expected} (record removed or inserted)")]
+    #[error(
+        "audit record {seq}: expected sequence number {expected} (record removed or inserted)"
+    )]
     Sequence { seq: i64, expected: i64 },
 }
 
@@ -249,7 +251,13 @@ mod tests {
         let mut c = chain(5);
         c[2].event.outcome = Outcome::Denied;
         c[2].hash = record_hash(c[2].seq, &c[2].event, &c[2].prev_hash);
-        assert_eq!(verify(&c), Err(ChainError::Broken { seq: 4, prev_seq: 3 }));
+        assert_eq!(
+            verify(&c),
+            Err(ChainError::Broken {
+                seq: 4,
+                prev_seq: 3
+            })
+        );
     }
 
     #[test]

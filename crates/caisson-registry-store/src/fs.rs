@@ -53,6 +53,14 @@ fn fsync_dir(dir: &Path) -> Result<()> {
     f.sync_all().map_err(io("fsync directory", dir))
 }
 
+/// Marks an existing blob as freshly written, so a re-upload restarts its
+/// garbage-collection grace period.
+fn touch(path: &Path) {
+    if let Ok(f) = std::fs::OpenOptions::new().write(true).open(path) {
+        let _ = f.set_modified(SystemTime::now());
+    }
+}
+
 fn hash_file(path: &Path, alg: DigestAlgorithm) -> Result<Digest> {
     let mut f = fs_err::File::open(path).map_err(io("open for hashing", path))?;
     let mut h = Hasher::new(alg);
@@ -192,6 +200,7 @@ impl BlobStore for FsBlobStore {
             });
         }
         if self.stat(digest).await?.is_some() {
+            touch(&self.blob_path(digest));
             return Ok(());
         }
         let this = self.clone();
@@ -361,6 +370,7 @@ impl BlobStore for FsBlobStore {
             }
             if this.blob_path(&expected).exists() {
                 let _ = fs_err::remove_file(&p);
+                touch(&this.blob_path(&expected));
                 return Ok(size);
             }
             this.install(&p, &expected)?;
@@ -415,18 +425,30 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = FsBlobStore::open(dir.path()).expect("open");
         s.upload_start("u1").await.expect("start");
-        assert_eq!(s.upload_append("u1", body(&[b"hello "])).await.expect("a"), 6);
-        assert_eq!(s.upload_append("u1", body(&[b"world"])).await.expect("b"), 11);
+        assert_eq!(
+            s.upload_append("u1", body(&[b"hello "])).await.expect("a"),
+            6
+        );
+        assert_eq!(
+            s.upload_append("u1", body(&[b"world"])).await.expect("b"),
+            11
+        );
         let wrong = Digest::sha256(b"other");
         assert!(matches!(
             s.upload_commit("u1", &wrong).await,
             Err(StoreError::DigestMismatch { .. })
         ));
         assert_eq!(s.stat(&wrong).await.expect("stat"), None);
-        assert_eq!(s.upload_size("u1").await.expect("size"), None, "mismatch discards");
+        assert_eq!(
+            s.upload_size("u1").await.expect("size"),
+            None,
+            "mismatch discards"
+        );
 
         s.upload_start("u2").await.expect("start");
-        s.upload_append("u2", body(&[b"hello ", b"world"])).await.expect("a");
+        s.upload_append("u2", body(&[b"hello ", b"world"]))
+            .await
+            .expect("a");
         let d = Digest::sha256(b"hello world");
         assert_eq!(s.upload_commit("u2", &d).await.expect("commit"), 11);
         assert_eq!(s.verify(&d).await.expect("verify"), Some(true));

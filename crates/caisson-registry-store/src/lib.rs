@@ -124,8 +124,11 @@ pub trait BlobStore: Send + Sync + 'static {
     fn upload_size(&self, id: &str) -> impl Future<Output = Result<Option<u64>>> + Send;
     /// Verifies the upload against `expected` and makes it a blob (durably).
     /// On mismatch the upload is discarded and nothing is stored.
-    fn upload_commit(&self, id: &str, expected: &Digest)
-        -> impl Future<Output = Result<u64>> + Send;
+    fn upload_commit(
+        &self,
+        id: &str,
+        expected: &Digest,
+    ) -> impl Future<Output = Result<u64>> + Send;
     /// Discards an upload session's data.
     fn upload_abort(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
     /// Upload sessions with their last modification time.
@@ -269,8 +272,10 @@ pub trait MetaStore: Send + Sync + 'static {
         digest: &Digest,
         size: u64,
     ) -> impl Future<Output = Result<()>> + Send;
-    fn blob_linked(&self, repo: &str, digest: &Digest) -> impl Future<Output = Result<bool>> + Send;
-    fn unlink_blob(&self, repo: &str, digest: &Digest) -> impl Future<Output = Result<bool>> + Send;
+    fn blob_linked(&self, repo: &str, digest: &Digest)
+        -> impl Future<Output = Result<bool>> + Send;
+    fn unlink_blob(&self, repo: &str, digest: &Digest)
+        -> impl Future<Output = Result<bool>> + Send;
     /// Stores a manifest and its references, and points `tag` at it, atomically.
     /// With `immutable_tags`, moving an existing tag fails with [`StoreError::TagImmutable`].
     fn put_manifest(
@@ -284,8 +289,11 @@ pub trait MetaStore: Send + Sync + 'static {
         repo: &str,
         digest: &Digest,
     ) -> impl Future<Output = Result<Option<ManifestRecord>>> + Send;
-    fn resolve_tag(&self, repo: &str, tag: &str)
-        -> impl Future<Output = Result<Option<Digest>>> + Send;
+    fn resolve_tag(
+        &self,
+        repo: &str,
+        tag: &str,
+    ) -> impl Future<Output = Result<Option<Digest>>> + Send;
     /// Deletes a manifest and every tag pointing at it; returns the removed tags,
     /// `None` when the manifest was absent.
     fn delete_manifest(

@@ -4,7 +4,7 @@ use caisson_audit::{AuditEvent, AuditRecord, Outcome};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::backend;
-use crate::{Membership, Namespace, Result, Robot, Role, RobotScope, StoreError, User};
+use crate::{Membership, Namespace, Result, Robot, RobotScope, Role, StoreError, User};
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(
@@ -94,7 +94,14 @@ pub fn create_robot(c: &mut Connection, r: &Robot) -> Result<()> {
     c.execute(
         "INSERT INTO robots(name, secret_hash, scopes, expires_ms, created_by, created_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![r.name, r.secret_hash, scopes, r.expires_ms, r.created_by, r.created_ms],
+        params![
+            r.name,
+            r.secret_hash,
+            scopes,
+            r.expires_ms,
+            r.created_by,
+            r.created_ms
+        ],
     )
     .map_err(|e| {
         if is_unique_violation(&e) {
@@ -112,7 +119,14 @@ pub fn create_robot(c: &mut Connection, r: &Robot) -> Result<()> {
 type RobotRow = (String, String, String, Option<i64>, String, i64);
 
 fn robot_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RobotRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
 fn to_robot(row: RobotRow) -> Result<Robot> {
@@ -211,8 +225,11 @@ pub fn list_namespaces(c: &mut Connection) -> Result<Vec<Namespace>> {
 }
 
 pub fn delete_namespace(c: &mut Connection, name: &str) -> Result<bool> {
-    c.execute("DELETE FROM memberships WHERE namespace = ?1", params![name])
-        .map_err(backend("delete namespace memberships"))?;
+    c.execute(
+        "DELETE FROM memberships WHERE namespace = ?1",
+        params![name],
+    )
+    .map_err(backend("delete namespace memberships"))?;
     c.execute("DELETE FROM namespaces WHERE name = ?1", params![name])
         .map(|n| n > 0)
         .map_err(backend("delete namespace"))
@@ -247,7 +264,11 @@ pub fn memberships(c: &mut Connection, by: &'static str, value: &str) -> Result<
     let mut stmt = c.prepare(sql).map_err(backend("list memberships"))?;
     let rows = stmt
         .query_map(params![value], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })
         .map_err(backend("list memberships"))?
         .collect::<rusqlite::Result<Vec<_>>>()
@@ -265,7 +286,18 @@ pub fn memberships(c: &mut Connection, by: &'static str, value: &str) -> Result<
         .collect()
 }
 
-type AuditRow = (i64, i64, String, String, String, String, String, String, String, String);
+type AuditRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
 
 fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
     Ok((
@@ -322,7 +354,9 @@ pub fn append_audit(c: &mut Connection, event: AuditEvent) -> Result<AuditRecord
         .transpose()?;
     let rec = caisson_audit::seal(last.as_ref(), event);
     tx.execute(
-        &format!("INSERT INTO audit({AUDIT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        &format!(
+            "INSERT INTO audit({AUDIT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        ),
         params![
             rec.seq,
             rec.event.time_ms,

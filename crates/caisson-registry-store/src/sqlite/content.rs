@@ -14,7 +14,12 @@ use crate::{
 pub fn link_blob(c: &mut Connection, repo: &str, digest: &str, size: u64) -> Result<()> {
     c.execute(
         "INSERT OR IGNORE INTO repo_blobs(repo, digest, size, created_ms) VALUES (?1, ?2, ?3, ?4)",
-        params![repo, digest, i64::try_from(size).unwrap_or(i64::MAX), now_ms()],
+        params![
+            repo,
+            digest,
+            i64::try_from(size).unwrap_or(i64::MAX),
+            now_ms()
+        ],
     )
     .map_err(backend("link blob"))?;
     Ok(())
@@ -116,7 +121,18 @@ pub fn put_manifest(
     Ok(outcome)
 }
 
-fn manifest_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, String, Option<String>, i64, Option<String>, Option<String>, i64)> {
+fn manifest_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+    i64,
+)> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -129,7 +145,16 @@ fn manifest_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, Stri
     ))
 }
 
-type Row = (String, String, String, Option<String>, i64, Option<String>, Option<String>, i64);
+type Row = (
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<String>,
+    Option<String>,
+    i64,
+);
 
 fn to_record(c: &Connection, row: Row) -> Result<ManifestRecord> {
     let (repo, digest, media_type, artifact_type, size, subject, annotations_json, created_ms) =
@@ -173,7 +198,11 @@ fn to_record(c: &Connection, row: Row) -> Result<ManifestRecord> {
 const MANIFEST_COLS: &str =
     "repo, digest, media_type, artifact_type, size, subject, annotations, created_ms";
 
-pub fn get_manifest(c: &mut Connection, repo: &str, digest: &str) -> Result<Option<ManifestRecord>> {
+pub fn get_manifest(
+    c: &mut Connection,
+    repo: &str,
+    digest: &str,
+) -> Result<Option<ManifestRecord>> {
     let row = c
         .query_row(
             &format!("SELECT {MANIFEST_COLS} FROM manifests WHERE repo = ?1 AND digest = ?2"),
@@ -197,7 +226,11 @@ pub fn resolve_tag(c: &mut Connection, repo: &str, tag: &str) -> Result<Option<D
     d.as_deref().map(parse_digest).transpose()
 }
 
-pub fn delete_manifest(c: &mut Connection, repo: &str, digest: &str) -> Result<Option<Vec<String>>> {
+pub fn delete_manifest(
+    c: &mut Connection,
+    repo: &str,
+    digest: &str,
+) -> Result<Option<Vec<String>>> {
     let tx = c
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(backend("begin delete"))?;
@@ -244,7 +277,12 @@ pub fn delete_tag(c: &mut Connection, repo: &str, tag: &str) -> Result<bool> {
     .map_err(backend("delete tag"))
 }
 
-fn strings(c: &Connection, op: &'static str, sql: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<String>> {
+fn strings(
+    c: &Connection,
+    op: &'static str,
+    sql: &str,
+    p: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<String>> {
     let mut stmt = c.prepare_cached(sql).map_err(backend(op))?;
     let v = stmt
         .query_map(p, |r| r.get::<_, String>(0))
@@ -254,7 +292,12 @@ fn strings(c: &Connection, op: &'static str, sql: &str, p: &[&dyn rusqlite::ToSq
     Ok(v)
 }
 
-pub fn list_tags(c: &mut Connection, repo: &str, last: Option<&str>, limit: u32) -> Result<Vec<String>> {
+pub fn list_tags(
+    c: &mut Connection,
+    repo: &str,
+    last: Option<&str>,
+    limit: u32,
+) -> Result<Vec<String>> {
     strings(
         c,
         "list tags",

@@ -222,7 +222,8 @@ impl MetaStore for SqliteMetaStore {
     }
     async fn get_user(&self, name: &str) -> Result<Option<User>> {
         let n = name.to_string();
-        self.run("read user", move |c| access::get_user(c, &n)).await
+        self.run("read user", move |c| access::get_user(c, &n))
+            .await
     }
     async fn list_users(&self) -> Result<Vec<User>> {
         self.run("list users", access::list_users).await
@@ -242,7 +243,8 @@ impl MetaStore for SqliteMetaStore {
     }
     async fn get_robot(&self, name: &str) -> Result<Option<Robot>> {
         let n = name.to_string();
-        self.run("read robot", move |c| access::get_robot(c, &n)).await
+        self.run("read robot", move |c| access::get_robot(c, &n))
+            .await
     }
     async fn list_robots(&self) -> Result<Vec<Robot>> {
         self.run("list robots", access::list_robots).await
@@ -295,8 +297,10 @@ impl MetaStore for SqliteMetaStore {
         .await
     }
     async fn append_audit(&self, event: AuditEvent) -> Result<AuditRecord> {
-        self.run("append audit record", move |c| access::append_audit(c, event))
-            .await
+        self.run("append audit record", move |c| {
+            access::append_audit(c, event)
+        })
+        .await
     }
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>> {
         self.run("read audit records", move |c| {

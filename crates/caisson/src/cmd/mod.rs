@@ -2,10 +2,13 @@
 
 use std::process::ExitCode;
 
+mod admin;
+mod audit;
 mod db;
 mod policy;
 mod sbom;
 mod scan;
+mod serve;
 mod version;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +37,12 @@ pub enum Command {
     Db(db::DbArgs),
     /// Evaluate manifests against policies (Pod Security Standards, supply chain, Rego, Gatekeeper).
     Policy(policy::PolicyArgs),
+    /// Run the private OCI registry.
+    Serve(serve::ServeArgs),
+    /// Verify or export the registry's hash-chained audit log.
+    Audit(audit::AuditArgs),
+    /// Administer a running registry (users, robots, namespaces, members, GC).
+    Admin(admin::AdminArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
     Version(version::VersionArgs),
 }
@@ -59,5 +68,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Db(args) => db::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Version(args) => version::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Admin(args) => admin::run(args),
     }
 }
