@@ -408,7 +408,7 @@ fn manifest_error_cases() {
         .send()
         .expect("tags");
     assert_eq!(r.status(), 200);
-    let v: serde_json::Value = r.json().expect("json");
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     assert_eq!(v["tags"], serde_json::json!([]));
 }
 
@@ -421,16 +421,29 @@ fn bad_repository_names_are_rejected_clearly() {
         (&"a".repeat(256)[..], "limit"),
         ("team/app-", "does not match"),
     ] {
-        let r = s
-            .admin(Method::GET, &format!("/v2/{name}/tags/list"))
-            .send()
-            .expect("get");
-        assert_eq!(r.status(), 400, "{name}");
-        let v: serde_json::Value = r.json().expect("json");
+        let (status, body) = raw_get(&s, &format!("/v2/{name}/tags/list"));
+        assert_eq!(status, 400, "{name}");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(v["errors"][0]["code"], "NAME_INVALID");
         let msg = v["errors"][0]["message"].as_str().expect("message");
         assert!(msg.contains(needle), "{name}: {msg}");
     }
+}
+
+/// A GET sent as raw bytes: HTTP clients normalise `..` away before sending.
+fn raw_get(s: &common::Server, path: &str) -> (u16, Vec<u8>) {
+    use base64::Engine as _;
+    use std::io::{Read, Write};
+    let host = s.base.trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(host).expect("connect");
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("admin:{}", common::ADMIN_PASSWORD));
+    write!(c, "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n").expect("write");
+    let mut resp = Vec::new();
+    c.read_to_end(&mut resp).expect("read");
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).expect("status");
+    let (_, body) = text.split_once("\r\n\r\n").expect("head/body");
+    (status, body.as_bytes().to_vec())
 }
 
 #[test]
@@ -452,19 +465,19 @@ fn tags_list_paginates_with_n_and_last() {
         .expect("tags");
     let link = r.headers()["link"].to_str().expect("link").to_string();
     assert_eq!(link, "</v2/team/app/tags/list?n=2&last=b>; rel=\"next\"");
-    let v: serde_json::Value = r.json().expect("json");
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     assert_eq!(v["tags"], serde_json::json!(["a", "b"]));
     let r = s
         .admin(Method::GET, "/v2/team/app/tags/list?n=2&last=b")
         .send()
         .expect("tags");
-    let v: serde_json::Value = r.json().expect("json");
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     assert_eq!(v["tags"], serde_json::json!(["c", "d"]));
     let r = s
         .admin(Method::GET, "/v2/team/app/tags/list?last=d")
         .send()
         .expect("tags");
-    let v: serde_json::Value = r.json().expect("json");
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     assert_eq!(v["tags"], serde_json::json!(["e"]));
     let r = s
         .admin(Method::GET, "/v2/team/nothing/tags/list")
@@ -513,7 +526,7 @@ fn referrers_with_subject_and_artifact_type_filter() {
         r.headers()["content-type"],
         "application/vnd.oci.image.index.v1+json"
     );
-    let v: serde_json::Value = r.json().expect("json");
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     assert_eq!(v["mediaType"], "application/vnd.oci.image.index.v1+json");
     let got: Vec<&str> = v["manifests"]
         .as_array()
@@ -532,7 +545,7 @@ fn referrers_with_subject_and_artifact_type_filter() {
         .send()
         .expect("filtered");
     assert_eq!(r.headers()["oci-filters-applied"], "artifactType");
-    let v: serde_json::Value = r.json().expect("json");
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     assert_eq!(v["manifests"].as_array().expect("arr").len(), 1);
     assert_eq!(
         v["manifests"][0]["artifactType"],
@@ -548,7 +561,7 @@ fn referrers_with_subject_and_artifact_type_filter() {
         .send()
         .expect("empty");
     assert_eq!(r.status(), 200);
-    let v: serde_json::Value = r.json().expect("json");
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     assert_eq!(v["manifests"], serde_json::json!([]));
 }
 
@@ -641,7 +654,7 @@ fn catalog_lists_repositories() {
         .admin(Method::GET, "/v2/_catalog")
         .send()
         .expect("catalog");
-    let v: serde_json::Value = r.json().expect("json");
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     assert_eq!(v["repositories"], serde_json::json!(["a/two", "b/one"]));
     let r = s
         .admin(Method::GET, "/v2/_catalog?n=1")
@@ -666,7 +679,7 @@ fn token_flow_grants_only_what_roles_allow() {
         .send()
         .expect("token");
     assert_eq!(r.status(), 200);
-    let v: serde_json::Value = r.json().expect("json");
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     let token = v["token"].as_str().expect("token").to_string();
     let r = s
         .client
@@ -698,7 +711,7 @@ fn token_flow_grants_only_what_roles_allow() {
         )
         .send()
         .expect("anon token");
-    let v: serde_json::Value = r.json().expect("json");
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     let anon = v["token"].as_str().expect("token").to_string();
     let r = s
         .client
