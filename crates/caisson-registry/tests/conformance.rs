@@ -436,12 +436,16 @@ fn raw_get(s: &common::Server, path: &str) -> (u16, Vec<u8>) {
     use std::io::{Read, Write};
     let host = s.base.trim_start_matches("http://");
     let mut c = std::net::TcpStream::connect(host).expect("connect");
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("admin:{}", common::ADMIN_PASSWORD));
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("admin:{}", common::ADMIN_PASSWORD));
     write!(c, "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n").expect("write");
     let mut resp = Vec::new();
     c.read_to_end(&mut resp).expect("read");
     let text = String::from_utf8_lossy(&resp).into_owned();
-    let status = text.get(9..12).and_then(|s| s.parse().ok()).expect("status");
+    let status = text
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
     let (_, body) = text.split_once("\r\n\r\n").expect("head/body");
     (status, body.as_bytes().to_vec())
 }

@@ -61,7 +61,8 @@ fn concurrent_pushes_while_gc_runs_lose_nothing() {
         .admin(Method::POST, "/api/v1/gc")
         .send()
         .expect("final gc");
-    let report: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
+    let report: serde_json::Value =
+        serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     assert!(report["scanned"].as_u64().expect("scanned") >= 80);
 
     for (repo, manifest, layer) in &pushed {
@@ -102,7 +103,8 @@ fn young_unreferenced_blobs_survive_gc() {
     });
     let d = s.push_blob("team/app", b"in flight");
     let r = s.admin(Method::POST, "/api/v1/gc").send().expect("gc");
-    let report: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
+    let report: serde_json::Value =
+        serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     assert_eq!(report["deleted"], 0);
     assert_eq!(report["kept_young"], 1);
     let r = s

@@ -23,7 +23,8 @@ fn api(
 ) -> serde_json::Value {
     let r = s
         .admin(method, &format!("/api/v1{path}"))
-        .header("content-type", "application/json").body(serde_json::to_vec(&body).expect("json"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).expect("json"))
         .send()
         .expect("api");
     assert!(
@@ -182,7 +183,8 @@ fn rbac_matrix_with_audited_denials() {
         .admin(Method::GET, "/api/v1/audit?limit=10000")
         .send()
         .expect("audit");
-    let records: Vec<serde_json::Value> = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
+    let records: Vec<serde_json::Value> =
+        serde_json::from_slice(&r.bytes().expect("body")).expect("json");
     let denied: Vec<&serde_json::Value> = records
         .iter()
         .filter(|r| r["outcome"] == "denied")
@@ -231,7 +233,8 @@ fn admin_api_permissions() {
             &format!("/api/v1{path}"),
             Some((user, &format!("{user}-password"))),
         )
-        .header("content-type", "application/json").body(serde_json::to_vec(&body).expect("json"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).expect("json"))
         .send()
         .expect("api")
         .status()

@@ -86,7 +86,8 @@ fn admin_api(
     let r = reqwest::blocking::Client::new()
         .request(method, format!("http://{}/api/v1{path}", s.host))
         .basic_auth("admin", Some(PASSWORD))
-        .header("content-type", "application/json").body(serde_json::to_vec(&body).expect("json"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).expect("json"))
         .send()
         .expect("api call");
     assert!(r.status().is_success(), "{path}: {}", r.status());

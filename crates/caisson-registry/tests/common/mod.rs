@@ -94,7 +94,8 @@ pub fn sha512(bytes: &[u8]) -> String {
 
 /// The spec error code of a response body.
 pub fn error_code(resp: Response) -> String {
-    let v: serde_json::Value = serde_json::from_slice(&resp.bytes().expect("body")).expect("error body is JSON");
+    let v: serde_json::Value =
+        serde_json::from_slice(&resp.bytes().expect("body")).expect("error body is JSON");
     v["errors"][0]["code"]
         .as_str()
         .expect("errors[0].code")

@@ -141,7 +141,9 @@ impl Api {
             req = req.basic_auth(&self.user, Some(p));
         }
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(serde_json::to_vec(&b).expect("json"));
+            req = req
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&b).expect("json"));
         }
         let resp = req.send().with_context(|| format!("{method} {url}"))?;
         let status = resp.status();
