@@ -433,22 +433,21 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             {
                 continue;
             }
-            let mut desc = serde_json::json!({
-                "mediaType": rec.media_type,
-                "digest": rec.digest.to_string(),
-                "size": rec.size,
-            });
+            let mut desc = serde_json::Map::new();
+            desc.insert("mediaType".into(), rec.media_type.clone().into());
+            desc.insert("digest".into(), rec.digest.to_string().into());
+            desc.insert("size".into(), rec.size.into());
             if let Some(at) = &rec.artifact_type {
-                desc["artifactType"] = serde_json::Value::String(at.clone());
+                desc.insert("artifactType".into(), at.clone().into());
             }
             if let Some(a) = rec
                 .annotations_json
                 .as_deref()
                 .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
             {
-                desc["annotations"] = a;
+                desc.insert("annotations".into(), a);
             }
-            manifests.push(desc);
+            manifests.push(serde_json::Value::Object(desc));
         }
         let body = serde_json::json!({
             "schemaVersion": 2,

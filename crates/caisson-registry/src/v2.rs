@@ -169,8 +169,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             && self
                 .pull_counter
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                % every
-                == 0
+                .is_multiple_of(every)
     }
 }
 
@@ -286,7 +285,7 @@ pub(crate) async fn token<B: BlobStore, M: MetaStore>(
         .unwrap_or("")
         .split('&')
         .filter_map(|kv| kv.strip_prefix("scope="))
-        .map(|v| percent_decode(v))
+        .map(percent_decode)
         .flat_map(|v| parse_scopes(&v))
         .collect();
     if let Some(s) = &q.service {

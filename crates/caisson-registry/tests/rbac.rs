@@ -15,6 +15,9 @@ enum Need {
     Delete,
 }
 
+/// (needed action, method, path, body, status when allowed)
+type Endpoint = (Need, Method, String, Option<Vec<u8>>, u16);
+
 fn api(
     s: &common::Server,
     method: Method,
@@ -96,7 +99,7 @@ fn rbac_matrix_with_audited_denials() {
             .expect("tag");
         assert_eq!(r.status(), 201);
         let blob = s.push_blob("team/app", format!("blob-for-{who}").as_bytes());
-        let endpoints: Vec<(Need, Method, String, Option<Vec<u8>>, u16)> = vec![
+        let endpoints: Vec<Endpoint> = vec![
             (
                 Need::Pull,
                 Method::GET,

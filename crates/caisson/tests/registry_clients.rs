@@ -14,7 +14,7 @@ const PASSWORD: &str = "admin-password-1";
 struct Serve {
     child: Child,
     host: String,
-    data: PathBuf,
+    _data: PathBuf,
 }
 
 impl Drop for Serve {
@@ -40,7 +40,7 @@ fn serve(data: &Path, extra: &[&str]) -> Serve {
     let s = Serve {
         child,
         host: host.clone(),
-        data: data.to_path_buf(),
+        _data: data.to_path_buf(),
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

@@ -68,16 +68,25 @@ fn podman_and_buildah_push_and_pull() {
         containers_env(&mut c, dir.path());
         c
     };
-    // podman: pull the layout into vfs storage, push to the registry, pull back.
-    run(tool("podman")
-        .args(["pull"])
-        .arg(format!("oci:{}:{tag}", layout.display())));
+    // skopeo seeds the registry (podman cannot name an image after a
+    // layout path under a dot-directory); podman pulls it into vfs storage,
+    // re-tags, pushes to a new repository and pulls that back.
+    let seeded = format!("{host}/fixtures/seed:{tag}");
+    run(Command::new("skopeo")
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds,
+        ])
+        .arg(format!("oci:{}:{tag}", layout.display()))
+        .arg(format!("docker://{seeded}")));
+    run(tool("podman").args(["pull", "--tls-verify=false", "--creds", &creds, &seeded]));
     let image = format!("{host}/fixtures/podman:{tag}");
-    let listed = String::from_utf8(run(tool("podman").args(["images", "-q"]))).expect("utf8");
-    let id = listed.lines().next().expect("an image").to_string();
-    run(tool("podman").args(["tag", &id, &image]));
+    run(tool("podman").args(["tag", &seeded, &image]));
     run(tool("podman").args(["push", "--tls-verify=false", "--creds", &creds, &image]));
-    run(tool("podman").args(["rmi", "-f", &image]));
+    run(tool("podman").args(["rmi", "-f", &image, &seeded]));
     run(tool("podman").args(["pull", "--tls-verify=false", "--creds", &creds, &image]));
     let inspect = run(Command::new("skopeo")
         .args(["inspect", "--tls-verify=false", "--creds", &creds])
