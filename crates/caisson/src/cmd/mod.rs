@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
+mod admin;
 mod admission;
+mod audit;
 mod config;
 mod db;
 mod key;
@@ -10,6 +12,7 @@ mod policy;
 mod registry_args;
 mod sbom;
 mod scan;
+mod serve;
 mod sign;
 mod verify;
 mod version;
@@ -50,6 +53,12 @@ pub enum Command {
     Sign(sign::SignArgs),
     /// Verify an image's signatures; exit 0 when at least one is valid, 1 otherwise.
     Verify(verify::VerifyArgs),
+    /// Run the private OCI registry.
+    Serve(serve::ServeArgs),
+    /// Verify or export the registry's hash-chained audit log.
+    Audit(audit::AuditArgs),
+    /// Administer a running registry (users, robots, namespaces, members, GC).
+    Admin(admin::AdminArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
     Version(version::VersionArgs),
 }
@@ -80,5 +89,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(args),
         Command::Version(args) => version::run(args),
         Command::Admission(args) => admission::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Admin(args) => admin::run(args),
     }
 }

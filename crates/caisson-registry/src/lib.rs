@@ -1,0 +1,276 @@
+//! The Caisson registry server: OCI Distribution Spec v1.1 over axum.
+//!
+//! [`Registry`] holds a [`BlobStore`], a [`MetaStore`], the token key and
+//! the configuration; [`router`] serves `/v2/…` (distribution API), `/token`
+//! (Docker token auth) and `/api/v1/…` (administration). The server is
+//! generic over the two store traits; [`open_embedded`] wires the default
+//! filesystem + SQLite backends under a data directory.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)
+)]
+
+pub mod api;
+pub mod auth;
+mod blobs;
+pub mod error;
+pub mod gc;
+mod manifests;
+pub mod route;
+mod v2;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get};
+use axum::Router;
+use caisson_audit::{AuditEvent, Outcome};
+use caisson_registry_store::fs::FsBlobStore;
+use caisson_registry_store::sqlite::SqliteMetaStore;
+use caisson_registry_store::{now_ms, BlobStore, MetaStore, StoreError, User};
+
+pub use caisson_registry_store as store;
+pub use manifests::{parse_pushed_manifest, Parsed};
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The `service` of token challenges and the tokens' audience.
+    pub service: String,
+    /// Externally visible base URL (`https://registry.example`); derived from
+    /// the `Host` header when unset.
+    pub public_url: Option<String>,
+    /// Whether the listener is TLS (for derived URLs).
+    pub tls: bool,
+    pub max_manifest_bytes: usize,
+    pub token_ttl_secs: i64,
+    /// Unreferenced blobs younger than this are never collected.
+    pub gc_grace: Duration,
+    /// Upload sessions idle longer than this are removed.
+    pub upload_ttl: Duration,
+    /// Record one pull in N in the audit log (0 = none, 1 = all).
+    pub pull_audit_every: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            service: "caisson".into(),
+            public_url: None,
+            tls: false,
+            max_manifest_bytes: caisson_oci::MAX_MANIFEST_BYTES,
+            token_ttl_secs: 300,
+            gc_grace: Duration::from_secs(3600),
+            upload_ttl: Duration::from_secs(24 * 3600),
+            pull_audit_every: 1,
+        }
+    }
+}
+
+/// The registry: stores, token key, settings and a little shared state.
+pub struct Registry<B, M> {
+    pub(crate) blobs: B,
+    pub(crate) meta: M,
+    pub(crate) config: Config,
+    pub(crate) tokens: auth::token::TokenKey,
+    pub(crate) cred_cache: Mutex<HashMap<[u8; 32], Instant>>,
+    /// Manifest writes hold it shared; GC's delete phase holds it exclusively.
+    pub(crate) gc_lock: tokio::sync::RwLock<()>,
+    pub(crate) pull_counter: AtomicU64,
+    pub(crate) auth_seen: Mutex<HashMap<String, Instant>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("opening registry storage in {path}")]
+    Store {
+        path: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("preparing the token signing key")]
+    Key(#[source] auth::token::TokenError),
+    #[error("hashing the administrator password")]
+    Hash(String),
+}
+
+/// The embedded default: blobs under `<dir>/storage`, metadata in `<dir>/meta.sqlite`,
+/// token key in `<dir>/token-key.pem`.
+pub fn open_embedded(
+    data_dir: &Path,
+    config: Config,
+) -> Result<Registry<FsBlobStore, SqliteMetaStore>, OpenError> {
+    let store_err = |source| OpenError::Store {
+        path: data_dir.display().to_string(),
+        source,
+    };
+    fs_err::create_dir_all(data_dir).map_err(|e| OpenError::Store {
+        path: data_dir.display().to_string(),
+        source: StoreError::Io {
+            op: "create data directory",
+            path: data_dir.display().to_string(),
+            source: e,
+        },
+    })?;
+    let blobs = FsBlobStore::open(data_dir.join("storage")).map_err(store_err)?;
+    let meta = SqliteMetaStore::open(&data_dir.join("meta.sqlite")).map_err(store_err)?;
+    let tokens = auth::token::TokenKey::load_or_create(&data_dir.join("token-key.pem"))
+        .map_err(OpenError::Key)?;
+    Ok(Registry::new(blobs, meta, config, tokens))
+}
+
+impl<B: BlobStore, M: MetaStore> Registry<B, M> {
+    pub fn new(blobs: B, meta: M, config: Config, tokens: auth::token::TokenKey) -> Self {
+        Registry {
+            blobs,
+            meta,
+            config,
+            tokens,
+            cred_cache: Mutex::new(HashMap::new()),
+            gc_lock: tokio::sync::RwLock::new(()),
+            pull_counter: AtomicU64::new(0),
+            auth_seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn blobs(&self) -> &B {
+        &self.blobs
+    }
+
+    pub fn meta(&self) -> &M {
+        &self.meta
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Creates the first system administrator `admin` when there are no users.
+    /// Returns the generated password when none was given (print it once).
+    pub async fn bootstrap_admin(
+        &self,
+        password: Option<String>,
+    ) -> Result<Option<String>, OpenError> {
+        let users = self
+            .meta
+            .list_users()
+            .await
+            .map_err(|source| OpenError::Store {
+                path: "metadata".into(),
+                source,
+            })?;
+        if !users.is_empty() {
+            return Ok(None);
+        }
+        let (password, generated) = match password {
+            Some(p) if !p.is_empty() => (p, false),
+            _ => (auth::random_secret(), true),
+        };
+        let hash = auth::hash_secret(&password).map_err(|e| OpenError::Hash(e.to_string()))?;
+        self.meta
+            .create_user(User {
+                name: "admin".into(),
+                password_hash: hash,
+                system_admin: true,
+                created_ms: now_ms(),
+            })
+            .await
+            .map_err(|source| OpenError::Store {
+                path: "metadata".into(),
+                source,
+            })?;
+        self.audit(
+            "system",
+            "",
+            "create-user",
+            "admin",
+            Outcome::Success,
+            "first administrator",
+        )
+        .await;
+        Ok(generated.then_some(password))
+    }
+
+    /// Appends an audit record; failures are logged, never hidden silently.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        source: &str,
+        action: &str,
+        target: &str,
+        outcome: Outcome,
+        detail: &str,
+    ) {
+        let ev = AuditEvent {
+            time_ms: now_ms(),
+            actor: actor.into(),
+            source: source.into(),
+            action: action.into(),
+            target: target.into(),
+            outcome,
+            detail: detail.into(),
+        };
+        if let Err(e) = self.meta.append_audit(ev).await {
+            tracing::error!("could not write audit record for {action} {target}: {e}");
+        }
+    }
+
+    /// Removes upload sessions idle past `ttl` and upload files without a
+    /// session (left by a crash) older than a minute.
+    pub async fn clean_uploads(&self, ttl: Duration) -> Result<usize, StoreError> {
+        let ms = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                .unwrap_or(0)
+        };
+        let now = now_ms();
+        let cutoff = now.saturating_sub(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX));
+        let files: HashMap<String, i64> = self
+            .blobs
+            .upload_list()
+            .await?
+            .into_iter()
+            .map(|(id, t)| (id, ms(t)))
+            .collect();
+        let mut removed = 0;
+        let mut live = std::collections::HashSet::new();
+        for u in self.meta.list_uploads().await? {
+            let last = files
+                .get(&u.id)
+                .copied()
+                .unwrap_or(u.created_ms)
+                .max(u.created_ms);
+            if last < cutoff {
+                self.blobs.upload_abort(&u.id).await?;
+                self.meta.delete_upload(&u.id).await?;
+                removed += 1;
+            } else {
+                live.insert(u.id);
+            }
+        }
+        for (id, modified) in files {
+            if !live.contains(&id) && modified < now.saturating_sub(60_000) {
+                self.blobs.upload_abort(&id).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// The HTTP application: `/v2/…`, `/token`, `/api/v1/…`.
+pub fn router<B: BlobStore, M: MetaStore>(reg: Arc<Registry<B, M>>) -> Router {
+    Router::new()
+        .route("/v2", any(v2::handle::<B, M>))
+        .route("/v2/", any(v2::handle::<B, M>))
+        .route("/v2/{*rest}", any(v2::handle::<B, M>))
+        .route("/token", get(v2::token::<B, M>))
+        .nest("/api/v1", api::routes::<B, M>())
+        .layer(DefaultBodyLimit::disable())
+        .with_state(reg)
+}

@@ -1,0 +1,243 @@
+//! `caisson admin …`: the registry's `/api/v1` from the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    /// Registry base URL.
+    #[arg(
+        long,
+        env = "CAISSON_URL",
+        default_value = "http://127.0.0.1:5000",
+        global = true
+    )]
+    pub url: String,
+    /// User (or robot) to authenticate as.
+    #[arg(long, env = "CAISSON_USER", default_value = "admin", global = true)]
+    pub user: String,
+    /// Password or robot secret.
+    #[arg(long, env = "CAISSON_PASSWORD", hide_env_values = true, global = true)]
+    pub password: Option<String>,
+    /// PEM CA certificate to trust for the registry.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub ca_cert: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Robot accounts.
+    #[command(subcommand)]
+    Robot(RobotCmd),
+    /// Namespaces (visibility, immutable tags, quota).
+    #[command(subcommand)]
+    Namespace(NamespaceCmd),
+    /// Namespace memberships.
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// Run garbage collection now.
+    Gc,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCmd {
+    List,
+    Add {
+        name: String,
+        /// Password (read from CAISSON_NEW_PASSWORD when absent).
+        #[arg(long, env = "CAISSON_NEW_PASSWORD", hide_env_values = true)]
+        new_password: String,
+        #[arg(long)]
+        system_admin: bool,
+    },
+    Delete {
+        name: String,
+    },
+    Passwd {
+        name: String,
+        #[arg(long, env = "CAISSON_NEW_PASSWORD", hide_env_values = true)]
+        new_password: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RobotCmd {
+    List,
+    /// Create `robot$<name>`; the secret is printed once.
+    Create {
+        name: String,
+        /// `<namespace>:<action,…>` (actions: pull, push, delete); repeatable.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long)]
+        expires_in: Option<i64>,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum NamespaceCmd {
+    List,
+    /// Create or update a namespace.
+    Set {
+        name: String,
+        #[arg(long)]
+        public: bool,
+        #[arg(long)]
+        immutable_tags: bool,
+        #[arg(long)]
+        quota_bytes: Option<u64>,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum MemberCmd {
+    List {
+        namespace: String,
+    },
+    /// Grant a role: reader, writer, maintainer, admin.
+    Set {
+        namespace: String,
+        user: String,
+        role: String,
+    },
+    Remove {
+        namespace: String,
+        user: String,
+    },
+}
+
+struct Api {
+    client: reqwest::blocking::Client,
+    base: String,
+    user: String,
+    password: Option<String>,
+}
+
+impl Api {
+    fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}/api/v1{path}", self.base.trim_end_matches('/'));
+        let mut req = self.client.request(method.clone(), &url);
+        if let Some(p) = &self.password {
+            req = req.basic_auth(&self.user, Some(p));
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&b).expect("json"));
+        }
+        let resp = req.send().with_context(|| format!("{method} {url}"))?;
+        let status = resp.status();
+        let text = resp.text().unwrap_or_default();
+        if !status.is_success() {
+            let msg = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_string))
+                .unwrap_or(text);
+            bail!("{method} {url}: {status}: {msg}");
+        }
+        Ok(if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        })
+    }
+}
+
+fn parse_scope(s: &str) -> anyhow::Result<Value> {
+    let (ns, actions) = s
+        .split_once(':')
+        .with_context(|| format!("scope {s:?} is not <namespace>:<actions>"))?;
+    Ok(json!({"namespace": ns, "actions": actions.split(',').collect::<Vec<_>>()}))
+}
+
+pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    let mut builder = reqwest::blocking::Client::builder();
+    if let Some(ca) = &args.ca_cert {
+        let pem = fs_err::read(ca)?;
+        builder = builder.add_root_certificate(
+            reqwest::Certificate::from_pem(&pem).context("reading the CA certificate")?,
+        );
+    }
+    let api = Api {
+        client: builder.build().context("building the HTTP client")?,
+        base: args.url.clone(),
+        user: args.user.clone(),
+        password: args.password.clone(),
+    };
+    use reqwest::Method as M;
+    let out = match args.command {
+        AdminCommand::User(UserCmd::List) => api.call(M::GET, "/users", None)?,
+        AdminCommand::User(UserCmd::Add { name, new_password, system_admin }) => api.call(
+            M::POST,
+            "/users",
+            Some(json!({"name": name, "password": new_password, "system_admin": system_admin})),
+        )?,
+        AdminCommand::User(UserCmd::Delete { name }) => api.call(M::DELETE, &format!("/users/{name}"), None)?,
+        AdminCommand::User(UserCmd::Passwd { name, new_password }) => api.call(
+            M::PUT,
+            &format!("/users/{name}/password"),
+            Some(json!({"password": new_password})),
+        )?,
+        AdminCommand::Robot(RobotCmd::List) => api.call(M::GET, "/robots", None)?,
+        AdminCommand::Robot(RobotCmd::Create { name, scopes, expires_in }) => {
+            let scopes = scopes.iter().map(|s| parse_scope(s)).collect::<anyhow::Result<Vec<_>>>()?;
+            let v = api.call(
+                M::POST,
+                "/robots",
+                Some(json!({"name": name, "scopes": scopes, "expires_in_secs": expires_in})),
+            )?;
+            eprintln!("hint: the secret is shown once; store it now");
+            v
+        }
+        AdminCommand::Robot(RobotCmd::Delete { name }) => {
+            api.call(M::DELETE, &format!("/robots/{name}"), None)?
+        }
+        AdminCommand::Namespace(NamespaceCmd::List) => api.call(M::GET, "/namespaces", None)?,
+        AdminCommand::Namespace(NamespaceCmd::Set { name, public, immutable_tags, quota_bytes }) => api.call(
+            M::PUT,
+            &format!("/namespaces/{name}"),
+            Some(json!({"public": public, "immutable_tags": immutable_tags, "quota_bytes": quota_bytes})),
+        )?,
+        AdminCommand::Namespace(NamespaceCmd::Delete { name }) => {
+            api.call(M::DELETE, &format!("/namespaces/{name}"), None)?
+        }
+        AdminCommand::Member(MemberCmd::List { namespace }) => {
+            api.call(M::GET, &format!("/namespaces/{namespace}/members"), None)?
+        }
+        AdminCommand::Member(MemberCmd::Set { namespace, user, role }) => api.call(
+            M::PUT,
+            &format!("/namespaces/{namespace}/members/{user}"),
+            Some(json!({"role": role})),
+        )?,
+        AdminCommand::Member(MemberCmd::Remove { namespace, user }) => api.call(
+            M::DELETE,
+            &format!("/namespaces/{namespace}/members/{user}"),
+            None,
+        )?,
+        AdminCommand::Gc => api.call(M::POST, "/gc", None)?,
+    };
+    if !out.is_null() {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
