@@ -4,3 +4,5 @@ export CAISSON_CACHE
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CAISSON_CACHE/target}"
 export CAISSON_FIXTURES="${CAISSON_FIXTURES:-$CAISSON_CACHE/fixtures}"
 mkdir -p "$CAISSON_CACHE"
+# CI builds each clone once: incremental caches would only fill the disk.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi

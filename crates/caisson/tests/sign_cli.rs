@@ -1,7 +1,8 @@
-//! `caisson key generate`, `caisson sign` and `caisson verify` against a real
-//! registry. [`suite`] takes only a registry `host:port` reached over plain
-//! HTTP, so another registry (e.g. `caisson serve`) plugs in with one more
-//! `#[test]` that starts it and calls `suite(&host)`.
+//! `caisson key generate`, `caisson sign` and `caisson verify` against real
+//! registries: Debian's `docker-registry` (no auth) and `caisson serve`
+//! (token auth; every client gets credentials). [`suite`] takes the registry
+//! `host:port` reached over plain HTTP; credentials for the current test
+//! thread are set with [`with_credentials`].
 //!
 //! Independent checks use OpenSSL (signatures) and a plain HTTP client
 //! (reqwest) that reads and writes cosign's layout directly.
@@ -17,6 +18,25 @@ use sha2::{Digest as _, Sha256};
 
 const PASSWORD: &str = "test password";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+thread_local! {
+    /// (user, password, auth.json) for the registry under test, if it needs them.
+    static CREDS: std::cell::RefCell<Option<(String, String, PathBuf)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn creds() -> Option<(String, String, PathBuf)> {
+    CREDS.with(|c| c.borrow().clone())
+}
+
+/// Runs `f` with every client (caisson, skopeo, the raw HTTP client) using
+/// `user`/`pass` for `host`.
+fn with_credentials(host: &str, user: &str, pass: &str, dir: &Path, f: impl FnOnce()) {
+    let file = caisson_testsupport::write_auth_file(dir, host, user, pass);
+    CREDS.with(|c| *c.borrow_mut() = Some((user.into(), pass.into(), file)));
+    f();
+    CREDS.with(|c| *c.borrow_mut() = None);
+}
 
 struct Out {
     code: Option<i32>,
@@ -34,7 +54,10 @@ fn caisson(args: &[&str], host: &str) -> Out {
         .args(args)
         .args(registry_flags)
         .env("COSIGN_PASSWORD", PASSWORD)
-        .env("REGISTRY_AUTH_FILE", "/nonexistent/auth.json")
+        .env(
+            "REGISTRY_AUTH_FILE",
+            creds().map_or_else(|| PathBuf::from("/nonexistent/auth.json"), |c| c.2),
+        )
         .output()
         .expect("caisson runs");
     Out {
@@ -56,6 +79,7 @@ fn sha256(bytes: &[u8]) -> String {
 struct Raw {
     base: String,
     http: reqwest::blocking::Client,
+    auth: Option<(String, String)>,
 }
 
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -65,13 +89,25 @@ impl Raw {
         Raw {
             base: format!("http://{host}"),
             http: reqwest::blocking::Client::new(),
+            auth: creds().map(|(u, p, _)| (u, p)),
+        }
+    }
+
+    /// A request with HTTP Basic credentials when the registry needs them.
+    fn req(&self, method: reqwest::Method, url: String) -> reqwest::blocking::RequestBuilder {
+        let r = self.http.request(method, url);
+        match &self.auth {
+            Some((u, p)) => r.basic_auth(u, Some(p)),
+            None => r,
         }
     }
 
     fn manifest(&self, repo: &str, reference: &str) -> Option<Vec<u8>> {
         let r = self
-            .http
-            .get(format!("{}/v2/{repo}/manifests/{reference}", self.base))
+            .req(
+                reqwest::Method::GET,
+                format!("{}/v2/{repo}/manifests/{reference}", self.base),
+            )
             .header("Accept", ACCEPT)
             .send()
             .expect("GET manifest");
@@ -86,14 +122,33 @@ impl Raw {
         Some(r.bytes().expect("body").to_vec())
     }
 
+    /// `GET /v2/<repo>/referrers/<digest>`; `None` when the registry has no
+    /// referrers API (404).
+    fn referrers(&self, repo: &str, digest: &str) -> Option<Vec<u8>> {
+        let r = self
+            .req(
+                reqwest::Method::GET,
+                format!("{}/v2/{repo}/referrers/{digest}", self.base),
+            )
+            .send()
+            .expect("GET referrers");
+        if r.status() == 404 {
+            return None;
+        }
+        assert!(r.status().is_success(), "GET referrers: {}", r.status());
+        Some(r.bytes().expect("body").to_vec())
+    }
+
     fn put_manifest(&self, repo: &str, reference: &str, bytes: &[u8]) {
         let mt = serde_json::from_slice::<Value>(bytes).expect("json")["mediaType"]
             .as_str()
             .unwrap_or("application/vnd.oci.image.manifest.v1+json")
             .to_string();
         let r = self
-            .http
-            .put(format!("{}/v2/{repo}/manifests/{reference}", self.base))
+            .req(
+                reqwest::Method::PUT,
+                format!("{}/v2/{repo}/manifests/{reference}", self.base),
+            )
             .header("Content-Type", mt)
             .body(bytes.to_vec())
             .send()
@@ -103,8 +158,10 @@ impl Raw {
 
     fn blob(&self, repo: &str, digest: &str) -> Vec<u8> {
         let r = self
-            .http
-            .get(format!("{}/v2/{repo}/blobs/{digest}", self.base))
+            .req(
+                reqwest::Method::GET,
+                format!("{}/v2/{repo}/blobs/{digest}", self.base),
+            )
             .send()
             .expect("GET blob");
         assert!(r.status().is_success(), "GET blob {digest}: {}", r.status());
@@ -115,8 +172,10 @@ impl Raw {
     fn put_blob(&self, repo: &str, bytes: &[u8]) -> String {
         let digest = sha256(bytes);
         let r = self
-            .http
-            .post(format!("{}/v2/{repo}/blobs/uploads/", self.base))
+            .req(
+                reqwest::Method::POST,
+                format!("{}/v2/{repo}/blobs/uploads/", self.base),
+            )
             .send()
             .expect("POST upload");
         assert_eq!(r.status(), 202);
@@ -131,8 +190,7 @@ impl Raw {
         };
         let sep = if url.contains('?') { '&' } else { '?' };
         let r = self
-            .http
-            .put(format!("{url}{sep}digest={digest}"))
+            .req(reqwest::Method::PUT, format!("{url}{sep}digest={digest}"))
             .header("Content-Type", "application/octet-stream")
             .body(bytes.to_vec())
             .send()
@@ -148,11 +206,17 @@ fn skopeo_push(host: &str, fixture_name: &str, dest: &str) -> bool {
     };
     let layout = root.join(entry["oci"].as_str().expect("oci path"));
     let tag = entry["tag"].as_str().expect("tag");
-    run(Command::new("skopeo").args([
+    let mut cmd = Command::new("skopeo");
+    cmd.args([
         "copy",
         "-q",
         "--dest-tls-verify=false",
         "--preserve-digests",
+    ]);
+    if let Some((user, pass, _)) = creds() {
+        cmd.arg(format!("--dest-creds={user}:{pass}"));
+    }
+    run(cmd.args([
         &format!("oci:{}:{tag}", layout.display()),
         &format!("docker://{host}/{dest}"),
     ]));
@@ -276,12 +340,13 @@ fn suite(host: &str) {
         "Verified OK"
     );
     // And the bundle's signature over the image manifest (cosign verify-blob's view).
-    let referrers_tag = digest_a.replace(':', "-");
-    let index: Value = serde_json::from_slice(
-        &raw.manifest("sign/app", &referrers_tag)
-            .expect("docker-registry 2.8 has no referrers API: the fallback tag exists"),
-    )
-    .expect("index");
+    // The referrers API where the registry has it (caisson serve), else the
+    // fallback tag (docker-registry 2.8 has no referrers API).
+    let index_bytes = raw.referrers("sign/app", &digest_a).unwrap_or_else(|| {
+        raw.manifest("sign/app", &digest_a.replace(':', "-"))
+            .expect("without a referrers API the fallback tag exists")
+    });
+    let index: Value = serde_json::from_slice(&index_bytes).expect("index");
     let referrer = index["manifests"][0]["digest"].as_str().expect("referrer");
     assert_eq!(
         index["manifests"][0]["artifactType"],
@@ -520,4 +585,47 @@ fn sign_verify_tamper_against_docker_registry() {
     }
     let reg = Registry::start(Auth::None, None);
     suite(&reg.host());
+}
+
+/// The same suite against Caisson's own registry, with token auth: the admin
+/// from `CAISSON_ADMIN_PASSWORD` pushes, signs and verifies.
+#[test]
+fn sign_verify_tamper_against_caisson_serve() {
+    if !have_tools(&["skopeo", "openssl"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = format!("127.0.0.1:{}", caisson_testsupport::registry::free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caisson"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["--listen", &host, "--gc-interval", "0"])
+        .env("CAISSON_ADMIN_PASSWORD", "sign-admin-password")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("caisson serve starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while reqwest::blocking::get(format!("http://{host}/v2/"))
+        .map(|r| r.status().as_u16())
+        .ok()
+        != Some(401)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "caisson serve did not come up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let result = std::panic::catch_unwind(|| {
+        with_credentials(&host, "admin", "sign-admin-password", dir.path(), || {
+            suite(&host)
+        });
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
 }
