@@ -482,3 +482,74 @@ fn kill_9_during_concurrent_pushes_leaves_a_consistent_store() {
     );
     drop(s);
 }
+
+/// `caisson serve --admission`: the webhook answers beside the registry and
+/// each decision lands in the registry's hash-chained audit log.
+#[test]
+fn admission_webhook_beside_the_registry_audits_decisions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let review = |uid: &str, host_pid: bool| {
+        serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "namespace": "default", "name": uid, "operation": "CREATE",
+                "userInfo": {"username": "deployer"},
+                "object": {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": uid, "namespace": "default"},
+                    "spec": {"hostPID": host_pid,
+                        "containers": [{"name": "c", "image": "registry.example/app:1.0"}]}}}})
+    };
+    {
+        let s = serve(&data, &["--admission-policy", "pss-baseline"]);
+        for (uid, host_pid, allowed) in [("bad", true, false), ("good", false, true)] {
+            let r = reqwest::blocking::Client::new()
+                .post(format!("http://{}/admission/validate", s.host))
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&review(uid, host_pid)).expect("json"))
+                .send()
+                .expect("POST review");
+            assert_eq!(r.status(), 200);
+            let body: serde_json::Value =
+                serde_json::from_slice(&r.bytes().expect("body")).expect("review JSON");
+            assert_eq!(body["response"]["uid"], uid);
+            assert_eq!(body["response"]["allowed"], allowed, "{body}");
+        }
+        // The registry still answers next to the webhook.
+        let r = reqwest::blocking::get(format!("http://{}/v2/", s.host)).expect("ping");
+        assert_eq!(r.status(), 401);
+        // Decisions are appended asynchronously; give the writer a moment.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let export = Command::new(env!("CARGO_BIN_EXE_caisson"))
+        .args(["audit", "export", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("audit export");
+    assert!(export.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .filter(|r: &serde_json::Value| r.to_string().contains("admission.review"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let text = serde_json::Value::Array(lines).to_string();
+    assert!(
+        text.contains("v1/Pod default/bad") && text.contains("denied"),
+        "{text}"
+    );
+    assert!(
+        text.contains("v1/Pod default/good") && text.contains("deployer"),
+        "{text}"
+    );
+    let verify = Command::new(env!("CARGO_BIN_EXE_caisson"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("audit verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}

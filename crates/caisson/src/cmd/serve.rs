@@ -1,4 +1,5 @@
-//! `caisson serve`: the private OCI registry.
+//! `caisson serve`: the private OCI registry, and with `--admission` the
+//! Kubernetes admission webhook beside it (decisions in the same audit log).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use caisson_admission::{AdmissionState, DecisionRecord, DecisionSink, ServerLimits};
+use caisson_audit::Outcome;
 use caisson_registry::{open_embedded, router, Config};
 
 #[derive(Debug, clap::Args)]
@@ -44,6 +47,33 @@ pub struct ServeArgs {
     /// Lifetime of issued bearer tokens, in seconds.
     #[arg(long, default_value_t = 300)]
     pub token_ttl: i64,
+    /// Also serve the Kubernetes admission webhook (`POST /admission/validate`)
+    /// with the default policy set; every decision goes to the audit log.
+    #[arg(long)]
+    pub admission: bool,
+    /// Admission policies: a built-in id, a `.rego` file, Gatekeeper YAML or a
+    /// directory (repeatable; implies --admission).
+    #[arg(long = "admission-policy", value_name = "ID|FILE|DIR")]
+    pub admission_policies: Vec<String>,
+    /// Admission policy config (modes, parameters, exemptions), YAML.
+    #[arg(long, value_name = "FILE")]
+    pub admission_config: Option<PathBuf>,
+    /// Supply-chain facts per image for the admission policies, JSON.
+    #[arg(long, value_name = "FILE")]
+    pub admission_facts: Option<PathBuf>,
+}
+
+/// Admission decisions into the registry's hash-chained audit log. The sink
+/// is called on the evaluation threads; records go through a channel to one
+/// task that appends them.
+struct AuditSink(tokio::sync::mpsc::UnboundedSender<DecisionRecord>);
+
+impl DecisionSink for AuditSink {
+    fn record(&self, decision: &DecisionRecord) -> Result<(), caisson_admission::AdmissionError> {
+        // A closed channel means the server is shutting down; nothing to keep.
+        let _ = self.0.send(decision.clone());
+        Ok(())
+    }
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -102,7 +132,46 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
             }
         });
     }
-    let app = router(reg).into_make_service_with_connect_info::<SocketAddr>();
+    let mut app = router(reg.clone());
+    if args.admission || !args.admission_policies.is_empty() {
+        let (set, facts) = super::policy::load(
+            &args.admission_policies,
+            args.admission_config.as_deref(),
+            args.admission_facts.as_deref(),
+        )?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DecisionRecord>();
+        let audit_reg = reg.clone();
+        tokio::spawn(async move {
+            while let Some(d) = rx.recv().await {
+                let target = match &d.namespace {
+                    Some(ns) => format!("{} {ns}/{}", d.kind, d.name),
+                    None => format!("{} {}", d.kind, d.name),
+                };
+                let outcome = if d.allowed {
+                    Outcome::Success
+                } else {
+                    Outcome::Denied
+                };
+                let detail = serde_json::to_string(&d).unwrap_or_default();
+                audit_reg
+                    .audit(
+                        &d.user,
+                        "kubernetes",
+                        "admission.review",
+                        &target,
+                        outcome,
+                        &detail,
+                    )
+                    .await;
+            }
+        });
+        let policies = set.policies().len();
+        let sink: Arc<dyn DecisionSink> = Arc::new(AuditSink(tx));
+        let state = AdmissionState::new(set, facts, Some(sink), ServerLimits::default())?;
+        app = app.merge(caisson_admission::router(state));
+        eprintln!("admission webhook at /admission/validate ({policies} policies)");
+    }
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
