@@ -28,7 +28,7 @@ pub mod spool;
 use caisson_catalog::Cataloger;
 pub use caisson_catalog::Found;
 use caisson_image::{Extractor, Vfs};
-use caisson_model::{OsRelease, Package, PackageType, Warning};
+use caisson_model::{OsRelease, Warning};
 
 /// Largest `go.mod` captured.
 const MAX_GO_MOD: u64 = 4 << 20;
@@ -37,34 +37,6 @@ const MAX_CARGO_LOCK: u64 = 16 << 20;
 
 static EXE: exe::ExeExtractor = exe::ExeExtractor;
 static JAR: java::JarExtractor = java::JarExtractor;
-
-/// A package with the fields every cataloger here fills.
-pub(crate) fn new_package(
-    ty: PackageType,
-    name: &str,
-    version: &str,
-    purl: String,
-    location: &str,
-) -> Package {
-    Package {
-        id: String::new(),
-        package_type: ty,
-        name: name.to_string(),
-        version: version.to_string(),
-        epoch: None,
-        arch: None,
-        source_name: None,
-        source_version: None,
-        licenses: Vec::new(),
-        supplier: None,
-        purl,
-        layer: None,
-        locations: vec![location.to_string()],
-        files: Vec::new(),
-        owned_by: None,
-        digests: Vec::new(),
-    }
-}
 
 fn base_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)

@@ -3,10 +3,10 @@
 
 use std::io::{self, Read, Seek};
 
-use caisson_model::{PackageType, Purl};
+use caisson_model::{Package, PackageType, Purl};
 use serde::{Deserialize, Serialize};
 
-use crate::{elf, new_package, spool::read_at, Found};
+use crate::{elf, spool::read_at, Found};
 
 /// Largest compressed `.dep-v0` section read.
 pub const MAX_SECTION: u64 = 8 << 20;
@@ -86,7 +86,7 @@ pub fn binary_packages(crates: &[Crate], location: &str, found: &mut Found) {
         if c.kind.as_deref() == Some("build") {
             continue;
         }
-        found.packages.push(new_package(
+        found.packages.push(Package::found(
             PackageType::Cargo,
             &c.name,
             &c.version,

@@ -10,34 +10,6 @@ use caisson_model::{normalize_package_name, Package, PackageType, Warning};
 /// Longest path considered (deeper trees are skipped).
 pub const MAX_PATH_LEN: usize = 4096;
 
-/// A package with empty id/layer and one evidence location.
-pub fn package(
-    ty: PackageType,
-    name: &str,
-    version: &str,
-    purl: String,
-    location: &str,
-) -> Package {
-    Package {
-        id: String::new(),
-        package_type: ty,
-        name: name.to_string(),
-        version: version.to_string(),
-        epoch: None,
-        arch: None,
-        source_name: None,
-        source_version: None,
-        licenses: Vec::new(),
-        supplier: None,
-        purl,
-        layer: None,
-        locations: vec![location.to_string()],
-        files: Vec::new(),
-        owned_by: None,
-        digests: Vec::new(),
-    }
-}
-
 /// The last component of `path`.
 pub fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
@@ -207,7 +179,7 @@ mod tests {
     use super::*;
 
     fn npm(name: &str, v: &str, at: &str) -> Package {
-        package(PackageType::Npm, name, v, format!("pkg:npm/{name}@{v}"), at)
+        Package::found(PackageType::Npm, name, v, format!("pkg:npm/{name}@{v}"), at)
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `libraries` of type `package` are NuGet packages (`Name/Version`).
 
 use caisson_image::Vfs;
-use caisson_model::{PackageType, Purl};
+use caisson_model::{Package, PackageType, Purl};
 use serde_json::Value;
 
 use crate::common::{self, Collector};
@@ -45,7 +45,7 @@ pub fn catalog(vfs: &Vfs, c: &mut Collector) {
             Ok(entries) => {
                 for (name, version) in entries {
                     let purl = Purl::new("nuget", &name).version(&version).to_string();
-                    let p = common::package(PackageType::Nuget, &name, &version, purl, &f.path);
+                    let p = Package::found(PackageType::Nuget, &name, &version, purl, &f.path);
                     c.installed(p, common::parent(&f.path));
                 }
             }

@@ -27,7 +27,7 @@ pub fn package(name: &str, version: &str, location: &str) -> Package {
         None => Purl::new("composer", name),
     };
     let purl = purl.version(version).to_string();
-    common::package(PackageType::Composer, name, version, purl, location)
+    Package::found(PackageType::Composer, name, version, purl, location)
 }
 
 /// One entry: `(name, version, licenses)`.

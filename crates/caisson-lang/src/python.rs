@@ -133,7 +133,7 @@ pub fn purl(name: &str, version: &str) -> String {
 }
 
 pub fn package(name: &str, version: &str, location: &str) -> Package {
-    common::package(
+    Package::found(
         PackageType::Python,
         name,
         version,

@@ -31,7 +31,7 @@ pub fn wants(path: &str) -> Option<u64> {
 
 pub fn package(name: &str, version: &str, location: &str) -> Package {
     let purl = Purl::new("gem", name).version(version).to_string();
-    common::package(PackageType::Gem, name, version, purl, location)
+    Package::found(PackageType::Gem, name, version, purl, location)
 }
 
 /// The first string literal of `expr`: `"x"`, `'x'`, `%q{x}`, optionally

@@ -148,6 +148,37 @@ pub struct Package {
     pub digests: Vec<String>,
 }
 
+impl Package {
+    /// A package a cataloger found at `location`: id and layer are assigned
+    /// later by the catalog pass, the optional fields are left empty.
+    pub fn found(
+        ty: PackageType,
+        name: &str,
+        version: &str,
+        purl: String,
+        location: &str,
+    ) -> Package {
+        Package {
+            id: String::new(),
+            package_type: ty,
+            name: name.to_string(),
+            version: version.to_string(),
+            epoch: None,
+            arch: None,
+            source_name: None,
+            source_version: None,
+            licenses: Vec::new(),
+            supplier: None,
+            purl,
+            layer: None,
+            locations: vec![location.to_string()],
+            files: Vec::new(),
+            owned_by: None,
+            digests: Vec::new(),
+        }
+    }
+}
+
 /// The operating system identified in an image (from `os-release` or fallbacks).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsRelease {

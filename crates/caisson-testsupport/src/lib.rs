@@ -114,22 +114,9 @@ pub fn package(
         caisson_model::PackageType::Maven => name.replacen(':', "/", 1),
         _ => name.to_string(),
     };
-    caisson_model::Package {
-        id: format!("{}:{name}@{version}", ty.purl_type()),
-        package_type: ty,
-        name: name.to_string(),
-        version: version.to_string(),
-        epoch: None,
-        arch: None,
-        source_name: None,
-        source_version: None,
-        licenses: vec![],
-        supplier: None,
-        purl: format!("pkg:{}/{purl_name}@{version}", ty.purl_type()),
-        layer: None,
-        locations: vec![],
-        files: vec![],
-        owned_by: None,
-        digests: vec![],
-    }
+    let purl = format!("pkg:{}/{purl_name}@{version}", ty.purl_type());
+    let mut p = caisson_model::Package::found(ty, name, version, purl, "");
+    p.id = format!("{}:{name}@{version}", ty.purl_type());
+    p.locations.clear();
+    p
 }

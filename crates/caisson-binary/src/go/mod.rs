@@ -4,7 +4,7 @@ pub mod buildinfo;
 
 use caisson_model::{Package, PackageType, Purl};
 
-use crate::{new_package, Found};
+use crate::Found;
 
 /// One module named in a binary's build info or a `go.mod`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +111,7 @@ fn purl(path: &str, version: &str) -> String {
 }
 
 fn go_package(path: &str, version: &str, location: &str) -> Package {
-    new_package(
+    Package::found(
         PackageType::Golang,
         path,
         version,

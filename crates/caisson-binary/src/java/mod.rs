@@ -8,7 +8,7 @@ use std::io::{self, Read};
 use caisson_image::Extractor;
 use caisson_model::{Package, PackageType, Purl};
 
-use crate::{new_package, Found};
+use crate::Found;
 use archive::{ArchiveInfo, Archives, Limits};
 
 pub const NAME: &str = "java-archive";
@@ -75,7 +75,7 @@ fn maven_purl(group: &str, artifact: &str, version: &str) -> String {
 }
 
 fn maven_package(group: &str, artifact: &str, version: &str, location: &str) -> Package {
-    let mut p = new_package(
+    let mut p = Package::found(
         PackageType::Maven,
         &format!("{group}:{artifact}"),
         version,
