@@ -14,7 +14,12 @@ fn caisson(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .unwrap();
     let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    // The command may exit (e.g. on a usage error) before reading its input:
+    // a broken pipe here is the child's business, its exit code is checked.
+    match input.write_all(stdin.unwrap_or("").as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.unwrap(),
+    }
     drop(input);
     child.wait_with_output().unwrap()
 }
