@@ -42,6 +42,8 @@ pub enum ImportError {
 pub enum DbError {
     #[error("no advisory database at {path}")]
     Missing { path: PathBuf },
+    #[error("advisory database {path} has no record {key}")]
+    NoRecord { path: PathBuf, key: u64 },
     #[error("advisory database {path} has schema version {found}, this build reads {expected}")]
     Schema {
         path: PathBuf,

@@ -25,7 +25,7 @@ pub struct Verdict {
 /// The ordering a range type uses, given the package's ecosystem scheme.
 /// `SEMVER` ranges use SemVer 2.0.0 precedence; `ECOSYSTEM` ranges use the
 /// ecosystem's own; anything else (`GIT`) is not evaluated.
-fn range_scheme(kind: &str, ecosystem: Ecosystem) -> Option<Ecosystem> {
+pub(crate) fn range_scheme(kind: &str, ecosystem: Ecosystem) -> Option<Ecosystem> {
     match kind {
         "SEMVER" => Some(Ecosystem::SemVer),
         "ECOSYSTEM" => Some(ecosystem),
@@ -46,18 +46,18 @@ pub fn parse_version(scheme: Ecosystem, v: &str) -> Option<Version> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Kind {
+pub(crate) enum Kind {
     Introduced,
     Fixed,
     LastAffected,
     Limit,
 }
 
-struct Parsed<'e> {
-    kind: Kind,
-    raw: &'e str,
+pub(crate) struct Parsed<'e> {
+    pub(crate) kind: Kind,
+    pub(crate) raw: &'e str,
     /// `None` for `introduced: "0"`, which precedes every version.
-    version: Option<Version>,
+    pub(crate) version: Option<Version>,
 }
 
 fn event_parts(e: &Event) -> Option<(Kind, &str)> {
@@ -73,7 +73,7 @@ fn event_parts(e: &Event) -> Option<(Kind, &str)> {
     e.limit.as_deref().map(|v| (Kind::Limit, v))
 }
 
-fn parse_events(scheme: Ecosystem, events: &[Event]) -> Result<Vec<Parsed<'_>>, String> {
+pub(crate) fn parse_events(scheme: Ecosystem, events: &[Event]) -> Result<Vec<Parsed<'_>>, String> {
     let mut out = Vec::with_capacity(events.len());
     for e in events {
         let Some((kind, raw)) = event_parts(e) else {

@@ -19,6 +19,7 @@
 //! applies severity / unfixed filters, the `.caissonignore` file ([`ignore`])
 //! and OpenVEX documents ([`vex`]).
 
+pub mod bounds;
 pub mod evaluate;
 pub mod ignore;
 mod matcher;

@@ -2,12 +2,15 @@
 //! records that name the same vulnerability, and build [`Finding`]s.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
 use caisson_model::{
-    normalize_package_name, Advisory, AdvisorySource, Affected, Finding, Package, Sbom, Warning,
+    normalize_package_name, Advisory, AdvisorySource, Affected, CandidateRecord, Finding, Package,
+    Sbom, Warning,
 };
-use caisson_version::Ecosystem;
+use caisson_version::{Ecosystem, Version};
 
+use crate::bounds::{status, unconditional, ParsedBounds};
 use crate::evaluate::{evaluate, parse_version};
 use crate::query::{query_for, Query, Skip};
 use crate::severity::{assess, CvssScorer};
@@ -33,31 +36,20 @@ pub enum MatchError {
     },
 }
 
-/// The `database_specific.status` values an importer may set (affected entry
-/// first, then record top level).
-fn status<'a>(adv: &'a Advisory, entry: &'a Affected) -> Option<&'a str> {
-    let get = |v: Option<&'a serde_json::Value>| v?.get("status")?.as_str();
-    get(entry.database_specific.as_ref()).or_else(|| get(adv.database_specific.as_ref()))
-}
-
 /// One record that affects the package, with its entries and fixes.
-struct Hit<'a> {
-    advisory: &'a Advisory,
+struct Hit {
+    advisory: Rc<Advisory>,
     fixed: Vec<String>,
     entries: Vec<usize>,
 }
 
 /// Evaluates one record for one query. `None` when it does not affect the version.
-fn evaluate_record<'a>(
-    adv: &'a Advisory,
-    q: &Query,
-    warnings: &mut Vec<Warning>,
-) -> Option<Hit<'a>> {
+fn evaluate_record(adv: &Rc<Advisory>, q: &Query, warnings: &mut Vec<Warning>) -> Option<Hit> {
     if adv.withdrawn.is_some() {
         return None;
     }
     let mut hit = Hit {
-        advisory: adv,
+        advisory: Rc::clone(adv),
         fixed: Vec::new(),
         entries: Vec::new(),
     };
@@ -83,10 +75,7 @@ fn evaluate_record<'a>(
                 ),
             });
         }
-        let unconditional = matches!(st, Some("unfixed" | "end-of-life"))
-            && entry.ranges.is_empty()
-            && entry.versions.is_empty();
-        if verdict.affected || unconditional {
+        if verdict.affected || unconditional(st, entry) {
             affected = true;
             hit.entries.push(i);
             hit.fixed.extend(verdict.fixed);
@@ -102,7 +91,8 @@ pub fn match_sbom(
     scorer: &dyn CvssScorer,
 ) -> Result<MatchOutput, MatchError> {
     let mut out = MatchOutput::default();
-    let mut cache: HashMap<(String, String), Vec<Advisory>> = HashMap::new();
+    let mut cache: HashMap<(String, String), Vec<Slot>> = HashMap::new();
+    let mut loaded: HashMap<u64, Rc<Advisory>> = HashMap::new();
     let mut unsupported: BTreeSet<String> = BTreeSet::new();
     let mut bad_versions: BTreeSet<String> = BTreeSet::new();
 
@@ -115,26 +105,43 @@ pub fn match_sbom(
                 continue;
             }
         };
+        let source_error = |source| MatchError::Source {
+            ecosystem: q.ecosystem.clone(),
+            name: q.name.clone(),
+            source,
+        };
         let key = (q.ecosystem.clone(), q.name.clone());
         if !cache.contains_key(&key) {
-            let advisories =
-                source
-                    .advisories(&q.ecosystem, &q.name)
-                    .map_err(|source| MatchError::Source {
-                        ecosystem: q.ecosystem.clone(),
-                        name: q.name.clone(),
-                        source,
-                    })?;
-            cache.insert(key.clone(), advisories);
+            let slots = candidates(source, &q).map_err(source_error)?;
+            cache.insert(key.clone(), slots);
         }
-        let advisories = cache.get(&key).map(Vec::as_slice).unwrap_or_default();
-        if !advisories.is_empty() && parse_version(q.scheme, &q.version).is_none() {
+        let slots = cache.get(&key).map(Vec::as_slice).unwrap_or_default();
+        if !slots.is_empty() && parse_version(q.scheme, &q.version).is_none() {
             bad_versions.insert(format!("{} {} ({})", p.name, q.version, q.scheme));
         }
-        let hits: Vec<Hit<'_>> = advisories
-            .iter()
-            .filter_map(|a| evaluate_record(a, &q, &mut out.warnings))
-            .collect();
+        let mut installed = InstalledVersion::new(&q.version);
+        let mut hits = Vec::new();
+        for slot in slots {
+            if slot
+                .bounds
+                .as_ref()
+                .is_some_and(|b| b.excludes(&mut |s| installed.parsed(s)))
+            {
+                continue;
+            }
+            let adv = match &slot.record {
+                SlotRecord::Loaded(a) => Rc::clone(a),
+                SlotRecord::Stored(k) => match loaded.get(k) {
+                    Some(a) => Rc::clone(a),
+                    None => {
+                        let a = Rc::new(source.load(*k).map_err(source_error)?);
+                        loaded.insert(*k, Rc::clone(&a));
+                        a
+                    }
+                },
+            };
+            hits.extend(evaluate_record(&adv, &q, &mut out.warnings));
+        }
         out.findings.extend(merge(hits, p, &q, scorer));
     }
 
@@ -175,6 +182,64 @@ pub fn match_sbom(
     Ok(out)
 }
 
+/// A candidate record for one (ecosystem, name), with its bounds parsed.
+struct Slot {
+    bounds: Option<ParsedBounds>,
+    record: SlotRecord,
+}
+
+enum SlotRecord {
+    Loaded(Rc<Advisory>),
+    Stored(u64),
+}
+
+fn candidates(
+    source: &dyn AdvisorySource,
+    q: &Query,
+) -> Result<Vec<Slot>, Box<dyn std::error::Error + Send + Sync>> {
+    // Bounds were computed under the ordering the ecosystem names; use them
+    // only when the query orders the same way.
+    let usable = q.ecosystem.parse::<Ecosystem>().ok() == Some(q.scheme);
+    Ok(source
+        .candidates(&q.ecosystem, &q.name)?
+        .into_iter()
+        .map(|c| Slot {
+            bounds: c
+                .above
+                .filter(|_| usable)
+                .and_then(|b| ParsedBounds::parse(&b, q.scheme)),
+            record: match c.record {
+                CandidateRecord::Loaded(a) => SlotRecord::Loaded(Rc::new(a)),
+                CandidateRecord::Stored(k) => SlotRecord::Stored(k),
+            },
+        })
+        .collect())
+}
+
+/// The installed version, parsed once per ordering on demand.
+struct InstalledVersion<'v> {
+    raw: &'v str,
+    parsed: Vec<(Ecosystem, Option<Version>)>,
+}
+
+impl<'v> InstalledVersion<'v> {
+    fn new(raw: &'v str) -> Self {
+        InstalledVersion {
+            raw,
+            parsed: Vec::new(),
+        }
+    }
+
+    fn parsed(&mut self, scheme: Ecosystem) -> Option<Version> {
+        if let Some((_, v)) = self.parsed.iter().find(|(s, _)| *s == scheme) {
+            return v.clone();
+        }
+        let v = parse_version(scheme, self.raw);
+        self.parsed.push((scheme, v.clone()));
+        v
+    }
+}
+
 /// Every id a record is known by.
 fn ids(a: &Advisory) -> impl Iterator<Item = &str> {
     std::iter::once(a.id.as_str()).chain(a.aliases.iter().map(String::as_str))
@@ -206,11 +271,11 @@ fn find(parent: &mut [usize], mut i: usize) -> usize {
 }
 
 /// Merges hits that share any id (transitively) into one finding each.
-fn merge(hits: Vec<Hit<'_>>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Vec<Finding> {
+fn merge(hits: Vec<Hit>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Vec<Finding> {
     let mut parent: Vec<usize> = (0..hits.len()).collect();
     let mut owner: HashMap<&str, usize> = HashMap::new();
     for (i, h) in hits.iter().enumerate() {
-        for id in ids(h.advisory) {
+        for id in ids(&h.advisory) {
             match owner.get(id) {
                 Some(&j) => {
                     let (a, b) = (find(&mut parent, i), find(&mut parent, j));
@@ -224,7 +289,7 @@ fn merge(hits: Vec<Hit<'_>>, p: &Package, q: &Query, scorer: &dyn CvssScorer) ->
             }
         }
     }
-    let mut groups: BTreeMap<usize, Vec<&Hit<'_>>> = BTreeMap::new();
+    let mut groups: BTreeMap<usize, Vec<&Hit>> = BTreeMap::new();
     for (i, h) in hits.iter().enumerate() {
         let root = find(&mut parent, i);
         groups.entry(root).or_default().push(h);
@@ -235,8 +300,8 @@ fn merge(hits: Vec<Hit<'_>>, p: &Package, q: &Query, scorer: &dyn CvssScorer) ->
         .collect()
 }
 
-fn finding(mut group: Vec<&Hit<'_>>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Finding {
-    let all_ids: BTreeSet<&str> = group.iter().flat_map(|h| ids(h.advisory)).collect();
+fn finding(mut group: Vec<&Hit>, p: &Package, q: &Query, scorer: &dyn CvssScorer) -> Finding {
+    let all_ids: BTreeSet<&str> = group.iter().flat_map(|h| ids(&h.advisory)).collect();
     let id = all_ids
         .iter()
         .copied()
@@ -244,7 +309,7 @@ fn finding(mut group: Vec<&Hit<'_>>, p: &Package, q: &Query, scorer: &dyn CvssSc
         .unwrap_or_default()
         .to_string();
     // The record carrying the reported id (or the best-ranked record) leads.
-    let carries = |h: &Hit<'_>| !ids(h.advisory).any(|x| x == id);
+    let carries = |h: &Hit| !ids(&h.advisory).any(|x| x == id);
     group.sort_by(|a, b| {
         (carries(a), id_rank(&a.advisory.id)).cmp(&(carries(b), id_rank(&b.advisory.id)))
     });
@@ -266,7 +331,7 @@ fn finding(mut group: Vec<&Hit<'_>>, p: &Package, q: &Query, scorer: &dyn CvssSc
                 .iter()
                 .filter_map(|i| h.advisory.affected.get(*i))
                 .collect();
-            (h.advisory, entries)
+            (&*h.advisory, entries)
         })
         .collect();
     let assessment = assess(&records, scorer);

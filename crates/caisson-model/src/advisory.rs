@@ -163,6 +163,63 @@ pub trait AdvisorySource {
         ecosystem: &str,
         name: &str,
     ) -> Result<Vec<Advisory>, Box<dyn std::error::Error + Send + Sync>>;
+
+    /// The same records as [`AdvisorySource::advisories`], as an index lists
+    /// them: a source that stores records may return keys to
+    /// [`AdvisorySource::load`] only when they matter, each with the bounds
+    /// above which the record affects no version of the package. The default
+    /// loads every record and bounds none.
+    fn candidates(
+        &self,
+        ecosystem: &str,
+        name: &str,
+    ) -> Result<Vec<Candidate>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self
+            .advisories(ecosystem, name)?
+            .into_iter()
+            .map(|a| Candidate {
+                record: CandidateRecord::Loaded(a),
+                above: None,
+            })
+            .collect())
+    }
+
+    /// Loads the record a [`CandidateRecord::Stored`] key names.
+    fn load(&self, key: u64) -> Result<Advisory, Box<dyn std::error::Error + Send + Sync>> {
+        Err(format!("this advisory source stores no records by key (asked for {key})").into())
+    }
+}
+
+/// A record that may affect a package.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub record: CandidateRecord,
+    /// `Some(bounds)`: the record affects no version of the package that is
+    /// strictly above every bound (each compared under its own ordering); an
+    /// empty list means it affects none at all. `None`: no such promise.
+    pub above: Option<Vec<Bound>>,
+}
+
+/// A candidate record, loaded or stored under a key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CandidateRecord {
+    Loaded(Advisory),
+    Stored(u64),
+}
+
+/// The highest version a record's ranges or lists mention under one ordering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bound {
+    pub ordering: BoundOrdering,
+    pub version: String,
+}
+
+/// Which ordering a [`Bound`] compares under: the ecosystem's own (OSV
+/// `ECOSYSTEM` ranges and `versions` lists) or SemVer 2.0.0 (`SEMVER` ranges).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BoundOrdering {
+    Ecosystem,
+    SemVer,
 }
 
 /// The key under which an ecosystem compares package names: PEP 503 for PyPI

@@ -8,8 +8,9 @@ mod advisory;
 mod purl;
 
 pub use advisory::{
-    normalize_package_name, Advisory, AdvisorySource, Affected, AffectedPackage, Event, Finding,
-    Range, Reference, Severity, SeverityScore,
+    normalize_package_name, Advisory, AdvisorySource, Affected, AffectedPackage, Bound,
+    BoundOrdering, Candidate, CandidateRecord, Event, Finding, Range, Reference, Severity,
+    SeverityScore,
 };
 pub use purl::Purl;
 

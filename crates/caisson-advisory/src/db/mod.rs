@@ -11,7 +11,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use caisson_model::{normalize_package_name, Advisory, AdvisorySource};
+use caisson_model::{
+    normalize_package_name, Advisory, AdvisorySource, Bound, BoundOrdering, Candidate,
+    CandidateRecord,
+};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -275,6 +278,63 @@ impl Database {
     }
 
     /// Advisories whose id, or one of whose aliases / upstream ids, is `id`.
+    /// The records indexed under a package, with their stored bounds, in
+    /// storage order; [`Database::record`] loads one.
+    pub fn candidates_for(&self, ecosystem: &str, name: &str) -> Result<Vec<Candidate>, DbError> {
+        let (base, release) = ecosystem_key(ecosystem);
+        let name = normalize_package_name(ecosystem, name);
+        let rows: Vec<(i64, Option<String>)> = self.with_conn(|c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT advisory, above FROM affected WHERE ecosystem_base = ?1 AND name = ?2 \
+                     AND (?3 = '' OR ecosystem_release = ?3) ORDER BY advisory",
+                )
+                .map_err(sql(&self.path, "preparing a query"))?;
+            let rows = stmt
+                .query_map(params![base, name, release], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql(&self.path, "querying"))?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .map_err(sql(&self.path, "reading rows"))
+        })?;
+        // One record may be indexed under several releases of an ecosystem:
+        // it can be passed over only when every row says so.
+        let mut out: Vec<Candidate> = Vec::with_capacity(rows.len());
+        for (rowid, above) in rows {
+            let key = u64::try_from(rowid).unwrap_or_default();
+            let above = above.as_deref().and_then(decode_above);
+            match out.last_mut() {
+                Some(c) if c.record == CandidateRecord::Stored(key) => {
+                    c.above = match (c.above.take(), above) {
+                        (Some(mut a), Some(b)) => {
+                            a.extend(b);
+                            Some(a)
+                        }
+                        _ => None,
+                    };
+                }
+                _ => out.push(Candidate {
+                    record: CandidateRecord::Stored(key),
+                    above,
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The record stored under `key` (a [`CandidateRecord::Stored`] key).
+    pub fn record(&self, key: u64) -> Result<Advisory, DbError> {
+        let rowid = i64::try_from(key).unwrap_or(-1);
+        self.rows(
+            "SELECT id, data FROM advisories WHERE rowid = ?1",
+            &[&rowid],
+        )?
+        .pop()
+        .ok_or_else(|| DbError::NoRecord {
+            path: self.path.clone(),
+            key,
+        })
+    }
+
     pub fn advisories_by_id(&self, id: &str) -> Result<Vec<Advisory>, DbError> {
         self.rows(
             "SELECT a.id, a.data FROM advisories a WHERE a.rowid IN \
@@ -399,6 +459,55 @@ impl AdvisorySource for Database {
     ) -> Result<Vec<Advisory>, Box<dyn std::error::Error + Send + Sync>> {
         Ok(self.advisories_for(ecosystem, name)?)
     }
+
+    fn candidates(
+        &self,
+        ecosystem: &str,
+        name: &str,
+    ) -> Result<Vec<Candidate>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.candidates_for(ecosystem, name)?)
+    }
+
+    fn load(&self, key: u64) -> Result<Advisory, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.record(key)?)
+    }
+}
+
+/// The `affected.above` column: one `E <version>` / `S <version>` per line.
+pub(crate) fn encode_above(bounds: &[Bound]) -> String {
+    let mut out = String::new();
+    for b in bounds {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push(match b.ordering {
+            BoundOrdering::Ecosystem => 'E',
+            BoundOrdering::SemVer => 'S',
+        });
+        out.push(' ');
+        out.push_str(&b.version);
+    }
+    out
+}
+
+/// Reads the `affected.above` column; `None` for anything malformed (the
+/// record is then evaluated in full).
+pub(crate) fn decode_above(text: &str) -> Option<Vec<Bound>> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (kind, version) = line.split_once(' ')?;
+            let ordering = match kind {
+                "E" => BoundOrdering::Ecosystem,
+                "S" => BoundOrdering::SemVer,
+                _ => return None,
+            };
+            Some(Bound {
+                ordering,
+                version: version.to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! other versions and `update` then rebuilds from scratch.
 
 /// `PRAGMA user_version` of databases this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id`: "CAIS".
 pub(crate) const APPLICATION_ID: i64 = 0x4341_4953;
@@ -39,15 +39,18 @@ CREATE TABLE advisories (
 CREATE INDEX advisories_by_id ON advisories(id);
 CREATE INDEX advisories_by_source ON advisories(source);
 -- (ecosystem, package) -> advisory; the name is normalize_package_name'd,
--- the ecosystem split by ecosystem_key.
+-- the ecosystem split by ecosystem_key. `above`: the versions above which
+-- the record's entries for this package affect nothing (see
+-- caisson_match::bounds), one `E <version>` (ecosystem ordering) or
+-- `S <version>` (SemVer) per line; NULL when there is no such bound.
 CREATE TABLE affected (
     ecosystem_base    TEXT NOT NULL,
-    ecosystem_release TEXT NOT NULL,
     name              TEXT NOT NULL,
+    ecosystem_release TEXT NOT NULL,
     advisory          INTEGER NOT NULL,
-    PRIMARY KEY (ecosystem_base, ecosystem_release, name, advisory)
+    above             TEXT,
+    PRIMARY KEY (ecosystem_base, name, ecosystem_release, advisory)
 ) WITHOUT ROWID;
-CREATE INDEX affected_by_base_name ON affected(ecosystem_base, name);
 -- Every id an advisory is known by: its own id, aliases[] and upstream[].
 CREATE TABLE aliases (
     alias    TEXT NOT NULL,

@@ -1,13 +1,13 @@
 //! Builds a new database file next to the live one and renames it into place.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use caisson_model::{normalize_package_name, Advisory};
+use caisson_model::{normalize_package_name, Advisory, Affected};
 use rusqlite::{params, Connection};
 
 use super::schema::{APPLICATION_ID, CREATE, DB_FILE_NAME, SCHEMA_VERSION};
-use super::{ecosystem_key, sql, sqlite_uri};
+use super::{ecosystem_key, encode_above, sql, sqlite_uri};
 use crate::{DbError, ImportStats};
 
 /// zstd level for records: fast, and ~5x on OSV JSON.
@@ -136,7 +136,7 @@ impl Writer {
             )?;
             c.execute(
                 "INSERT OR IGNORE INTO main.affected \
-                 SELECT f.ecosystem_base, f.ecosystem_release, f.name, f.advisory + ?1 \
+                 SELECT f.ecosystem_base, f.name, f.ecosystem_release, f.advisory + ?1, f.above \
                  FROM old.affected f WHERE f.advisory IN (SELECT old_rowid FROM temp.copied)",
                 [offset],
             )?;
@@ -236,19 +236,22 @@ impl Writer {
         let rowid = c.last_insert_rowid();
         let mut idx = c
             .prepare_cached(
-                "INSERT OR IGNORE INTO affected (ecosystem_base, ecosystem_release, name, advisory) \
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO affected (ecosystem_base, name, ecosystem_release, advisory, above) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .map_err(sql(&tmp, "preparing"))?;
-        let mut keys = BTreeSet::new();
+        let mut keys: BTreeMap<(String, String, String), Vec<&Affected>> = BTreeMap::new();
         for a in &adv.affected {
             let Some(p) = &a.package else { continue };
             let (base, release) = ecosystem_key(&p.ecosystem);
             let name = normalize_package_name(&p.ecosystem, &p.name);
-            if keys.insert((base.clone(), release.clone(), name.clone())) {
-                idx.execute(params![base, release, name, rowid])
-                    .map_err(sql(&tmp, "indexing an advisory"))?;
-            }
+            keys.entry((base, name, release)).or_default().push(a);
+        }
+        for ((base, name, release), entries) in keys {
+            let above =
+                caisson_match::bounds::bounds_above(adv, &entries).map(|b| encode_above(&b));
+            idx.execute(params![base, name, release, rowid, above])
+                .map_err(sql(&tmp, "indexing an advisory"))?;
         }
         let mut al = c
             .prepare_cached("INSERT OR IGNORE INTO aliases (alias, advisory) VALUES (?1, ?2)")
