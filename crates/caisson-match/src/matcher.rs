@@ -209,7 +209,7 @@ fn candidates(
                 .filter(|_| usable)
                 .and_then(|b| ParsedBounds::parse(&b, q.scheme)),
             record: match c.record {
-                CandidateRecord::Loaded(a) => SlotRecord::Loaded(Rc::new(a)),
+                CandidateRecord::Loaded(a) => SlotRecord::Loaded(Rc::new(*a)),
                 CandidateRecord::Stored(k) => SlotRecord::Stored(k),
             },
         })

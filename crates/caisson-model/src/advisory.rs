@@ -178,7 +178,7 @@ pub trait AdvisorySource {
             .advisories(ecosystem, name)?
             .into_iter()
             .map(|a| Candidate {
-                record: CandidateRecord::Loaded(a),
+                record: CandidateRecord::Loaded(Box::new(a)),
                 above: None,
             })
             .collect())
@@ -203,7 +203,7 @@ pub struct Candidate {
 /// A candidate record, loaded or stored under a key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CandidateRecord {
-    Loaded(Advisory),
+    Loaded(Box<Advisory>),
     Stored(u64),
 }
 

@@ -20,6 +20,10 @@ use caisson_testsupport::advisory_data::{data_dir, fnv, neighbours, osv_zip};
 use caisson_testsupport::package;
 use criterion::{criterion_group, criterion_main, Criterion};
 
+/// The allocator the `caisson` binary ships with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PACKAGES: usize = 10_000;
 
 fn database() -> (tempfile::TempDir, PathBuf) {
@@ -122,13 +126,32 @@ fn bench(c: &mut Criterion) {
         ..Sbom::default()
     };
 
-    c.bench_function("db_open", |b| {
-        b.iter(|| Database::open(&dir).expect("open"))
-    });
     let typical = Sbom {
         packages: typical_packages(),
         ..Sbom::default()
     };
+    // `MATCH_PROFILE=typical|vulnerable`: only loop that match for 10 s,
+    // for `perf record` (no criterion, no summary).
+    if let Ok(which) = std::env::var("MATCH_PROFILE") {
+        let set = if which == "typical" { &typical } else { &sbom };
+        let db = Database::open(&dir).expect("open");
+        let start = Instant::now();
+        let mut runs = 0u32;
+        while start.elapsed() < Duration::from_secs(10) {
+            black_box(
+                caisson_match::match_sbom(set, &db, &caisson_scan::cvss_rating).expect("match"),
+            );
+            runs += 1;
+        }
+        println!(
+            "PROFILE {which}: {:.1} ms per match",
+            start.elapsed().as_secs_f64() * 1e3 / f64::from(runs)
+        );
+        return;
+    }
+    c.bench_function("db_open", |b| {
+        b.iter(|| Database::open(&dir).expect("open"))
+    });
     let db = Database::open(&dir).expect("open");
     for (eco, name) in [
         ("PyPI", "Django"),

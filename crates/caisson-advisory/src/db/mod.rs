@@ -164,6 +164,14 @@ impl Database {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sql(path, "opening"))?;
+        // The query planner stability guarantee: without it, SQLite (built
+        // with STAT4) re-prepares a lookup each time its bound name changes,
+        // which cost more than the lookup itself.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(sql(path, "configuring the connection"))?;
         let (app, version): (i64, i64) = conn
             .query_row(
                 "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version)",
@@ -284,15 +292,29 @@ impl Database {
         let (base, release) = ecosystem_key(ecosystem);
         let name = normalize_package_name(ecosystem, name);
         let rows: Vec<(i64, Option<String>)> = self.with_conn(|c| {
-            let mut stmt = c
-                .prepare_cached(
+            // Two fixed statements: a parameter the plan could depend on
+            // (`?3 = '' OR …`) makes SQLite re-prepare on every run.
+            let mut stmt = if release.is_empty() {
+                c.prepare_cached(
                     "SELECT advisory, above FROM affected WHERE ecosystem_base = ?1 AND name = ?2 \
-                     AND (?3 = '' OR ecosystem_release = ?3) ORDER BY advisory",
+                     ORDER BY advisory",
                 )
-                .map_err(sql(&self.path, "preparing a query"))?;
-            let rows = stmt
-                .query_map(params![base, name, release], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(sql(&self.path, "querying"))?;
+            } else {
+                c.prepare_cached(
+                    "SELECT advisory, above FROM affected WHERE ecosystem_base = ?1 AND name = ?2 \
+                     AND ecosystem_release = ?3 ORDER BY advisory",
+                )
+            }
+            .map_err(sql(&self.path, "preparing a query"))?;
+            fn pair(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Option<String>)> {
+                Ok((r.get(0)?, r.get(1)?))
+            }
+            let rows = if release.is_empty() {
+                stmt.query_map(params![base, name], pair)
+            } else {
+                stmt.query_map(params![base, name, release], pair)
+            }
+            .map_err(sql(&self.path, "querying"))?;
             rows.collect::<Result<Vec<_>, _>>()
                 .map_err(sql(&self.path, "reading rows"))
         })?;
