@@ -197,9 +197,12 @@ fn full_database_lookups_aliases_status_and_open_time() {
         .iter()
         .find(|a| a.id == "PYSEC-2021-66")
         .expect("PYSEC-2021-66 for jinja2");
+    // Stored as imported, less the listed versions the ranges already cover.
+    let mut expected: caisson_model::Advisory = serde_json::from_value(raw.clone()).unwrap();
+    caisson_match::bounds::prune_covered_versions(&mut expected);
     assert_eq!(
         serde_json::to_value(&adv.affected).unwrap(),
-        raw["affected"]
+        serde_json::to_value(&expected.affected).unwrap()
     );
     assert_eq!(
         adv.aliases,

@@ -15,7 +15,7 @@
 use caisson_model::{Advisory, Affected, Bound, BoundOrdering};
 use caisson_version::{Ecosystem, Version};
 
-use crate::evaluate::{parse_events, parse_version, range_scheme, Kind};
+use crate::evaluate::{parse_events, parse_version, range_affects, range_scheme, Kind};
 
 /// The `database_specific.status` an importer set (entry first, then record).
 pub(crate) fn status<'a>(adv: &'a Advisory, entry: &'a Affected) -> Option<&'a str> {
@@ -87,6 +87,43 @@ pub fn bounds_above(adv: &Advisory, entries: &[&Affected]) -> Option<Vec<Bound>>
         .filter_map(|(ordering, slot)| slot.map(|(_, version)| Bound { ordering, version }))
         .collect(),
     )
+}
+
+/// Drops from each `affected[]` entry's `versions` the versions its own
+/// ranges already affect (OSV lists are often an enumeration of the
+/// ranges), so that a stored record loads fast; what the record affects is
+/// unchanged: a version is affected when listed *or* in a range. Returns the
+/// number of versions dropped.
+pub fn prune_covered_versions(adv: &mut Advisory) -> usize {
+    let mut dropped = 0;
+    for entry in &mut adv.affected {
+        if entry.versions.is_empty() || entry.ranges.is_empty() {
+            continue;
+        }
+        let Some(scheme) = entry
+            .package
+            .as_ref()
+            .and_then(|p| p.ecosystem.parse::<Ecosystem>().ok())
+        else {
+            continue;
+        };
+        let ranges: Vec<_> = entry
+            .ranges
+            .iter()
+            .filter_map(|r| {
+                let rs = range_scheme(&r.kind, scheme)?;
+                Some((rs, parse_events(rs, &r.events).ok()?))
+            })
+            .collect();
+        let before = entry.versions.len();
+        entry.versions.retain(|listed| {
+            !ranges.iter().any(|(rs, events)| {
+                parse_version(*rs, listed).is_some_and(|v| range_affects(&v, events))
+            })
+        });
+        dropped += before - entry.versions.len();
+    }
+    dropped
 }
 
 /// Parsed bounds, ready to compare installed versions against.
@@ -206,6 +243,33 @@ mod tests {
         let mut e = entry("PyPI", "ECOSYSTEM", &[("i", "0")], &[]);
         e.database_specific = Some(serde_json::json!({"status": "not-affected"}));
         assert_eq!(bounds(&[e]), Some(vec![]));
+    }
+
+    /// Pruning keeps exactly the listed versions no range affects, and what
+    /// the entry affects does not change.
+    #[test]
+    fn pruning_drops_only_what_ranges_cover() {
+        let e = entry(
+            "PyPI",
+            "ECOSYSTEM",
+            &[("i", "1.0"), ("f", "1.5")],
+            &["1.0", "1.2", "1.4.9", "1.5", "0.9", "2.0"],
+        );
+        let mut adv = Advisory {
+            affected: vec![e.clone()],
+            ..Advisory::default()
+        };
+        assert_eq!(prune_covered_versions(&mut adv), 3);
+        assert_eq!(adv.affected[0].versions, ["1.5", "0.9", "2.0"]);
+        for v in [
+            "0.8", "0.9", "1.0", "1.2", "1.4.9", "1.5", "1.6", "2.0", "2.0.0", "3",
+        ] {
+            assert_eq!(
+                evaluate(&e, Ecosystem::PyPI, v),
+                evaluate(&adv.affected[0], Ecosystem::PyPI, v),
+                "{v}"
+            );
+        }
     }
 
     /// The promise, checked against the evaluation itself: above the

@@ -103,7 +103,7 @@ pub(crate) fn parse_events(scheme: Ecosystem, events: &[Event]) -> Result<Vec<Pa
 }
 
 /// Evaluates one range's events for `v` (already parsed under `scheme`).
-fn range_affects(v: &Version, events: &[Parsed<'_>]) -> bool {
+pub(crate) fn range_affects(v: &Version, events: &[Parsed<'_>]) -> bool {
     let mut affected = false;
     for e in events {
         let cmp = e.version.as_ref().map_or(Ordering::Greater, |ev| v.cmp(ev));

@@ -208,7 +208,10 @@ impl Writer {
     }
 
     /// Stores one advisory of `source` and indexes it. Withdrawn records are
-    /// skipped (the importers already drop them).
+    /// skipped (the importers already drop them). Listed versions that the
+    /// entry's own ranges already affect are not stored
+    /// ([`caisson_match::bounds::prune_covered_versions`]): they change no
+    /// match, and PyPI records list hundreds.
     pub fn add(&mut self, source: &str, adv: &Advisory) -> Result<(), DbError> {
         if adv.withdrawn.is_some() {
             return Ok(());
@@ -216,6 +219,15 @@ impl Writer {
         self.begin()?;
         let tmp = self.tmp.clone();
         let c = self.conn()?;
+        let pruned;
+        let adv = if adv.affected.iter().any(|a| !a.versions.is_empty()) {
+            let mut copy = adv.clone();
+            caisson_match::bounds::prune_covered_versions(&mut copy);
+            pruned = copy;
+            &pruned
+        } else {
+            adv
+        };
         let json = serde_json::to_vec(adv).map_err(|e| DbError::Record {
             path: tmp.clone(),
             id: adv.id.clone(),
