@@ -20,6 +20,13 @@ pub struct Limits {
     /// Budget of all policies on one object; policies not started in time report
     /// `policy-timeout`.
     pub object_timeout: Duration,
+    /// Heap ceiling, in bytes, of the whole process while a policy runs:
+    /// regorus checks the allocator's counters as it evaluates and stops a
+    /// policy that would take the process past it (`policy-memory`), instead
+    /// of letting it exhaust the machine. `None` disables the check. The
+    /// ceiling is process-wide (the counters are), so it must leave room for
+    /// everything else the process holds; the last policy set built sets it.
+    pub memory_ceiling: Option<u64>,
 }
 
 impl Default for Limits {
@@ -28,6 +35,7 @@ impl Default for Limits {
             input: InputLimits::default(),
             policy_timeout: Duration::from_millis(500),
             object_timeout: Duration::from_secs(2),
+            memory_ceiling: Some(1 << 30),
         }
     }
 }
@@ -92,7 +100,19 @@ impl std::fmt::Debug for PolicySet {
 
 enum Failure {
     Timeout,
+    Memory { usage: u64, limit: u64 },
     Error(String),
+}
+
+fn memory_exceeded(e: &anyhow::Error) -> Option<(u64, u64)> {
+    e.chain().find_map(
+        |c| match c.downcast_ref::<regorus::utils::limits::LimitError>() {
+            Some(regorus::utils::limits::LimitError::MemoryLimitExceeded { usage, limit }) => {
+                Some((*usage, *limit))
+            }
+            _ => None,
+        },
+    )
 }
 
 fn is_timeout(e: &anyhow::Error) -> bool {
@@ -277,6 +297,8 @@ impl PolicySet {
             let v = engine.eval_rule(rule).map_err(|e| {
                 if is_timeout(&e) {
                     Failure::Timeout
+                } else if let Some((usage, limit)) = memory_exceeded(&e) {
+                    Failure::Memory { usage, limit }
                 } else {
                     Failure::Error(format!("{e:#}"))
                 }
@@ -305,6 +327,16 @@ impl PolicySet {
                     p.meta.id,
                     self.limits.policy_timeout.as_millis(),
                     self.limits.object_timeout.as_millis()
+                ),
+            ),
+            Failure::Memory { usage, limit } => (
+                "policy-memory",
+                format!(
+                    "policy {} was stopped: the process heap reached {} MiB, over the {} MiB \
+                     ceiling for policy evaluation",
+                    p.meta.id,
+                    usage >> 20,
+                    limit >> 20
                 ),
             ),
             Failure::Error(e) => ("policy-error", format!("policy {} failed: {e}", p.meta.id)),

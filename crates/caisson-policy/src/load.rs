@@ -366,6 +366,7 @@ impl PolicySetBuilder {
         for p in std::mem::take(&mut self.pending) {
             loaded.push(self.apply_config(p)?);
         }
+        regorus::set_global_memory_limit(self.limits.memory_ceiling);
         self.engine
             .set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
                 limit: self.limits.policy_timeout,

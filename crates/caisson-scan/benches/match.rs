@@ -22,7 +22,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 
 /// The allocator the `caisson` binary ships with.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: regorus_mimalloc::mimalloc::Mimalloc = regorus_mimalloc::mimalloc::Mimalloc;
 
 const PACKAGES: usize = 10_000;
 
