@@ -23,6 +23,7 @@ mod pool;
 mod server;
 
 pub mod manifests;
+pub mod resolve;
 pub mod sink;
 pub mod tls;
 

@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json as JsonBody, Router};
 use caisson_policy::{PolicySet, SupplyChainFacts};
+
+use crate::resolve::FactsSource;
 use serde_json::{json, Value as Json};
 
 use crate::decide::{decide_value, rejected, Outcome};
@@ -60,6 +62,7 @@ pub struct AdmissionState {
 struct Inner {
     policies: PolicySet,
     facts: Arc<SupplyChainFacts>,
+    source: Option<Arc<dyn FactsSource>>,
     sink: Option<Arc<dyn DecisionSink>>,
     limits: ServerLimits,
     pool: Pool,
@@ -83,11 +86,24 @@ impl AdmissionState {
         sink: Option<Arc<dyn DecisionSink>>,
         limits: ServerLimits,
     ) -> Result<Self, AdmissionError> {
+        AdmissionState::with_source(policies, facts, None, sink, limits)
+    }
+
+    /// Like [`AdmissionState::new`], with live facts (signature verdicts)
+    /// looked up per request for the images it names.
+    pub fn with_source(
+        policies: PolicySet,
+        facts: SupplyChainFacts,
+        source: Option<Arc<dyn FactsSource>>,
+        sink: Option<Arc<dyn DecisionSink>>,
+        limits: ServerLimits,
+    ) -> Result<Self, AdmissionError> {
         let pool = Pool::new(limits.workers, limits.queue, limits.stack_bytes)?;
         Ok(AdmissionState {
             inner: Arc::new(Inner {
                 policies,
                 facts: Arc::new(facts),
+                source,
                 sink,
                 limits,
                 pool,
@@ -142,7 +158,21 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
         .to_string();
     let inner = Arc::clone(&state.inner);
     let job = move || {
-        let out = decide_value(&inner.policies, &inner.facts, &review);
+        let images = match &inner.source {
+            Some(_) => review
+                .pointer("/request/object")
+                .map(caisson_policy::container_images)
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let out = match &inner.source {
+            Some(source) if !images.is_empty() => decide_value(
+                &inner.policies,
+                &source.facts(&images, &inner.facts),
+                &review,
+            ),
+            _ => decide_value(&inner.policies, &inner.facts, &review),
+        };
         record(inner.sink.as_ref(), out.record.as_ref());
         out
     };

@@ -285,6 +285,23 @@ pub(crate) fn pod_view(object: &Json) -> Option<PodView<'_>> {
     })
 }
 
+/// The image of every container (`containers`, `initContainers`,
+/// `ephemeralContainers`) of a Pod or of any kind that embeds a pod
+/// template, as written, without duplicates.
+pub fn container_images(object: &Json) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(view) = pod_view(object) {
+        for c in view.containers {
+            if let Some(image) = c.image {
+                if !out.iter().any(|i| i == image) {
+                    out.push(image.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
 fn label_for(ctype: &str, name: &str) -> String {
     let what = match ctype {
         "initContainers" => "init container",

@@ -9,6 +9,8 @@
 //!   [`Client::fetch_blob_bytes`]: what signing needs to store and read back.
 //! - [`Client::referrers`] / [`Client::push_referrer`]: OCI 1.1 referrers, with
 //!   the `sha256-<hex>` tag schema when the registry has no referrers API.
+//! - [`signatures::verify_image`]: an image's cosign signatures (tag and
+//!   referrers) fetched and verified.
 //!
 //! HTTPS always, except for registries named in
 //! [`ClientOptions::insecure_registries`]. Authentication follows the
@@ -28,6 +30,7 @@ mod manifest;
 mod pull;
 mod push;
 mod referrers;
+pub mod signatures;
 
 pub use blob::BlobCache;
 pub use client::{Client, ClientOptions};

@@ -59,6 +59,8 @@ struct ServeArgs {
     /// Evaluation threads (default: one per CPU).
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
+    #[command(flatten)]
+    trust: super::verify::TrustArgs,
 }
 
 #[derive(Debug, Args)]
@@ -117,7 +119,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let tls = caisson_admission::tls::server_config(&args.tls_cert, &args.tls_key)?;
     let policies = set.policies().len();
-    let state = AdmissionState::new(set, facts, sink, limits)?;
+    let source = args.trust.source()?;
+    let state = AdmissionState::with_source(set, facts, source, sink, limits)?;
     let app = caisson_admission::router(state);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -61,6 +61,8 @@ pub struct ServeArgs {
     /// Supply-chain facts per image for the admission policies, JSON.
     #[arg(long, value_name = "FILE")]
     pub admission_facts: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: super::verify::TrustArgs,
 }
 
 /// Admission decisions into the registry's hash-chained audit log. The sink
@@ -167,7 +169,9 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         });
         let policies = set.policies().len();
         let sink: Arc<dyn DecisionSink> = Arc::new(AuditSink(tx));
-        let state = AdmissionState::new(set, facts, Some(sink), ServerLimits::default())?;
+        let source = args.trust.source()?;
+        let state =
+            AdmissionState::with_source(set, facts, source, Some(sink), ServerLimits::default())?;
         app = app.merge(caisson_admission::router(state));
         eprintln!("admission webhook at /admission/validate ({policies} policies)");
     }

@@ -3,15 +3,13 @@
 //! `caisson_sign::verify`. Exit 0 with at least one valid signature, 1
 //! without, 2 on usage or I/O errors.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use caisson_oci::{Digest, Reference};
-use caisson_registry_client::{Client, RegistryError};
-use caisson_sign::verify::{Candidate, Expected};
-use caisson_sign::{bundle, cosign, payload, PublicKey};
+use caisson_oci::Reference;
+use caisson_registry_client::signatures::{verify_image, Requirements};
+use caisson_sign::PublicKey;
 
 use super::registry_args::RegistryArgs;
 use super::sign::parse_kv;
@@ -35,7 +33,7 @@ pub struct VerifyArgs {
     pub registry: RegistryArgs,
 }
 
-fn load_keys(paths: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
+pub(crate) fn load_keys(paths: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
     let mut keys = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -68,116 +66,22 @@ fn load_key(path: &Path) -> anyhow::Result<PublicKey> {
 }
 
 /// The `.sig` tag's layers with their payloads.
-fn tag_candidates(
-    client: &Client,
-    reference: &Reference,
-    digest: &Digest,
-) -> anyhow::Result<Vec<Candidate>> {
-    let (reg, repo) = (reference.registry.as_str(), reference.repository.as_str());
-    let tag = cosign::signature_tag(digest);
-    let manifest = match client.fetch_manifest(reg, repo, &tag, None) {
-        Ok(m) => m,
-        Err(RegistryError::NotFound { .. }) => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot fetch the signatures at tag {tag}"))
-        }
-    };
-    let layers = match cosign::parse_signature_manifest(&manifest.bytes) {
-        Ok(l) => l,
-        Err(e) => {
-            // A malformed signature manifest is a rejected signature, not an I/O error.
-            let layer = cosign::signature_layer(b"", b"");
-            return Ok(vec![Candidate::SimpleSigning {
-                source: format!("tag {tag}"),
-                layer: Box::new(layer),
-                payload: Err(e.to_string()),
-            }]);
-        }
-    };
-    let limit = u64::try_from(payload::MAX_PAYLOAD_BYTES)?;
-    Ok(layers
-        .into_iter()
-        .enumerate()
-        .map(|(i, layer)| {
-            let payload = client
-                .fetch_blob_bytes(reg, repo, &layer.payload, limit)
-                .map_err(|e| format!("cannot fetch the payload: {e}"));
-            Candidate::SimpleSigning {
-                source: format!("tag {tag} layer {i}"),
-                layer: Box::new(layer),
-                payload,
-            }
-        })
-        .collect())
-}
-
-/// Sigstore bundles among the image's referrers.
-fn referrer_candidates(
-    client: &Client,
-    reference: &Reference,
-    digest: &Digest,
-) -> anyhow::Result<Vec<Candidate>> {
-    let (reg, repo) = (reference.registry.as_str(), reference.repository.as_str());
-    let refs = client.referrers(reg, repo, digest, Some(bundle::BUNDLE_MEDIA_TYPE))?;
-    let limit = u64::try_from(bundle::MAX_BUNDLE_BYTES)?;
-    let mut out = Vec::new();
-    for d in refs.manifests {
-        let source = format!("referrer {}", d.digest);
-        let m = match client.fetch_manifest(reg, repo, &d.digest.to_string(), Some(&d.digest)) {
-            Ok(m) => m,
-            Err(e) => {
-                out.push(Candidate::Bundle {
-                    source,
-                    bytes: Err(e.to_string()),
-                });
-                continue;
-            }
-        };
-        match bundle::bundle_layers(&m.bytes, digest) {
-            Ok(layers) => out.extend(layers.into_iter().map(|l| {
-                Candidate::Bundle {
-                    source: source.clone(),
-                    bytes: client
-                        .fetch_blob_bytes(reg, repo, &l, limit)
-                        .map_err(|e| format!("cannot fetch the bundle: {e}")),
-                }
-            })),
-            Err(e) => out.push(Candidate::Bundle {
-                source,
-                bytes: Err(e.to_string()),
-            }),
-        }
-    }
-    Ok(out)
-}
-
 pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let reference: Reference = args.image.parse()?;
     let keys = load_keys(&args.key)?;
     let client = args.registry.client()?;
-    let image = client
-        .resolve(&reference)
-        .with_context(|| format!("cannot resolve {}", args.image))?;
-    let digest = image.digest.clone();
-
-    let mut candidates = tag_candidates(&client, &reference, &digest)?;
-    match referrer_candidates(&client, &reference, &digest) {
-        Ok(c) => candidates.extend(c),
-        Err(e) => eprintln!("warning: cannot list the referrers of {digest}: {e:#}"),
-    }
-    let annotations: BTreeMap<String, String> = args.annotations.into_iter().collect();
-    let name = reference.name();
-    let expected = Expected {
-        digest: &digest,
-        manifest: &image.bytes,
-        reference: (!args.allow_any_reference).then_some(name.as_str()),
-        annotations: &annotations,
+    let requirements = Requirements {
+        check_reference: !args.allow_any_reference,
+        annotations: args.annotations.into_iter().collect(),
     };
-    let looked = format!(
-        "tag {} and the referrers of {digest}",
-        cosign::signature_tag(&digest)
-    );
-    match caisson_sign::verify::verify(&keys, &expected, candidates, &looked) {
+    let outcome = verify_image(&client, &reference, &keys, &requirements)
+        .with_context(|| format!("cannot verify {}", args.image))?;
+    let digest = outcome.image.digest.clone();
+    if let Some(e) = &outcome.referrers_error {
+        eprintln!("warning: cannot list the referrers of {digest}: {e}");
+    }
+    let name = reference.name();
+    match outcome.result {
         Ok(verified) => {
             eprintln!(
                 "Verified {} signature(s) of {name}@{digest}",
@@ -198,5 +102,60 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// Flags that turn on live signature facts for admission policies.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrustArgs {
+    /// Public key (file, or a directory of `.pub`/`.pem` files) whose
+    /// signatures the `signed-images` policy accepts; with it, admission
+    /// verifies each image's signatures in its registry (repeatable).
+    #[arg(long = "trusted-key", value_name = "FILE|DIR")]
+    pub trusted_keys: Vec<PathBuf>,
+    /// Seconds a signature verdict for a digest is reused.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub verdict_cache_secs: u64,
+    /// Seconds a tag's resolution to a digest is reused.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub tag_cache_secs: u64,
+    /// Seconds a failure (unsigned, unreachable, unknown image) is reused.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub failure_cache_secs: u64,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+impl TrustArgs {
+    /// The live facts source, when keys were given.
+    pub fn source(
+        &self,
+    ) -> anyhow::Result<Option<std::sync::Arc<dyn caisson_admission::resolve::FactsSource>>> {
+        if self.trusted_keys.is_empty() {
+            return Ok(None);
+        }
+        let keys = load_keys(&self.trusted_keys)?;
+        // reqwest's blocking client runs its own runtime: build it off any
+        // async context.
+        let registry = self.registry.clone();
+        let client = std::thread::spawn(move || registry.client())
+            .join()
+            .map_err(|_| anyhow::anyhow!("setting up the registry client panicked"))??;
+        let requirements = Requirements {
+            check_reference: true,
+            ..Requirements::default()
+        };
+        Ok(Some(std::sync::Arc::new(
+            caisson_admission::resolve::SignatureFacts::with_times(
+                client,
+                keys,
+                requirements,
+                caisson_admission::resolve::CacheTimes {
+                    tag: std::time::Duration::from_secs(self.tag_cache_secs),
+                    verdict: std::time::Duration::from_secs(self.verdict_cache_secs),
+                    failure: std::time::Duration::from_secs(self.failure_cache_secs),
+                },
+            ),
+        )))
     }
 }

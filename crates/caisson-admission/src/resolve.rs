@@ -1,0 +1,205 @@
+//! Supply-chain facts looked up live for the images an admission request
+//! names: the digest each reference resolves to and the signature verdict of
+//! the real verifier ([`caisson_registry_client::signatures`]) against the
+//! trusted keys. Verdicts are cached per `registry/repository@digest`, tag
+//! resolutions per reference, each for a bounded time, so a warm webhook
+//! decides without the network. Facts given statically (`--facts`) win over
+//! looked-up ones, field by field.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use caisson_oci::Reference;
+use caisson_policy::{ImageFacts, SignatureVerdict, SupplyChainFacts};
+use caisson_registry_client::signatures::{verify_resolved, Requirements};
+use caisson_registry_client::{Client, ResolvedManifest};
+use caisson_sign::PublicKey;
+
+/// Where live facts come from; the webhook asks once per request.
+pub trait FactsSource: Send + Sync {
+    /// Facts for `images` (references as written in the object), added to
+    /// `base` where `base` leaves a field empty.
+    fn facts(&self, images: &[String], base: &SupplyChainFacts) -> SupplyChainFacts;
+}
+
+/// How long looked-up facts are reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheTimes {
+    /// A tag's resolution to a digest (tags move).
+    pub tag: Duration,
+    /// A signature verdict for a digest (signatures can be added or removed).
+    pub verdict: Duration,
+    /// A failure (unreachable registry, unknown image): retried sooner.
+    pub failure: Duration,
+}
+
+impl Default for CacheTimes {
+    fn default() -> Self {
+        CacheTimes {
+            tag: Duration::from_secs(30),
+            verdict: Duration::from_secs(300),
+            failure: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Signature verdicts from the registry, verified with `keys`.
+pub struct SignatureFacts {
+    client: Client,
+    keys: Vec<PublicKey>,
+    requirements: Requirements,
+    times: CacheTimes,
+    manifests: Mutex<HashMap<String, (Instant, Result<ResolvedManifest, String>)>>,
+    verdicts: Mutex<HashMap<String, (Instant, SignatureVerdict)>>,
+}
+
+impl std::fmt::Debug for SignatureFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureFacts")
+            .field("keys", &self.keys.len())
+            .field("times", &self.times)
+            .finish()
+    }
+}
+
+impl SignatureFacts {
+    pub fn new(client: Client, keys: Vec<PublicKey>, requirements: Requirements) -> Self {
+        SignatureFacts::with_times(client, keys, requirements, CacheTimes::default())
+    }
+
+    pub fn with_times(
+        client: Client,
+        keys: Vec<PublicKey>,
+        requirements: Requirements,
+        times: CacheTimes,
+    ) -> Self {
+        SignatureFacts {
+            client,
+            keys,
+            requirements,
+            times,
+            manifests: Mutex::new(HashMap::new()),
+            verdicts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn resolve(&self, image: &str, reference: &Reference) -> Result<ResolvedManifest, String> {
+        let now = Instant::now();
+        // A reference pinned by digest names immutable content.
+        let ttl = |ok: bool| match (ok, reference.digest.is_some()) {
+            (false, _) => self.times.failure,
+            (true, true) => self.times.verdict,
+            (true, false) => self.times.tag,
+        };
+        if let Some((at, r)) = lock(&self.manifests).get(image) {
+            if now.duration_since(*at) < ttl(r.is_ok()) {
+                return r.clone();
+            }
+        }
+        let r = self
+            .client
+            .resolve(reference)
+            .map_err(|e| format!("cannot resolve {image}: {e}"));
+        lock(&self.manifests).insert(image.to_string(), (now, r.clone()));
+        r
+    }
+
+    fn verdict(&self, reference: &Reference, image: ResolvedManifest) -> SignatureVerdict {
+        let key = format!("{}@{}", reference.name(), image.digest);
+        let now = Instant::now();
+        if let Some((at, v)) = lock(&self.verdicts).get(&key) {
+            let ttl = if v.verified || v.key.is_some() {
+                self.times.verdict
+            } else {
+                self.times.failure
+            };
+            if now.duration_since(*at) < ttl {
+                return v.clone();
+            }
+        }
+        let v = match verify_resolved(
+            &self.client,
+            reference,
+            image,
+            &self.keys,
+            &self.requirements,
+        ) {
+            Ok(out) => match out.result {
+                Ok(verified) => SignatureVerdict {
+                    verified: true,
+                    key: verified.first().map(|v| v.key.clone()),
+                    reason: None,
+                },
+                Err(e) => SignatureVerdict {
+                    verified: false,
+                    key: None,
+                    reason: Some(e.to_string()),
+                },
+            },
+            Err(e) => SignatureVerdict {
+                verified: false,
+                key: None,
+                reason: Some(format!("cannot read the signatures: {e}")),
+            },
+        };
+        lock(&self.verdicts).insert(key, (now, v.clone()));
+        v
+    }
+
+    fn image_facts(&self, image: &str) -> ImageFacts {
+        let reference: Reference = match image.parse() {
+            Ok(r) => r,
+            Err(e) => {
+                return ImageFacts {
+                    signature: Some(unverified(format!(
+                        "{image:?} is not an image reference: {e}"
+                    ))),
+                    ..ImageFacts::default()
+                }
+            }
+        };
+        match self.resolve(image, &reference) {
+            Ok(manifest) => ImageFacts {
+                digest: Some(manifest.digest.to_string()),
+                signature: Some(self.verdict(&reference, manifest)),
+                ..ImageFacts::default()
+            },
+            Err(reason) => ImageFacts {
+                signature: Some(unverified(reason)),
+                ..ImageFacts::default()
+            },
+        }
+    }
+}
+
+fn unverified(reason: String) -> SignatureVerdict {
+    SignatureVerdict {
+        verified: false,
+        key: None,
+        reason: Some(reason),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl FactsSource for SignatureFacts {
+    fn facts(&self, images: &[String], base: &SupplyChainFacts) -> SupplyChainFacts {
+        let mut out = base.clone();
+        for image in images {
+            let given = base.images.get(image).cloned().unwrap_or_default();
+            if given.signature.is_some() {
+                continue;
+            }
+            let live = self.image_facts(image);
+            let entry = out.images.entry(image.clone()).or_default();
+            if entry.digest.is_none() {
+                entry.digest = live.digest;
+            }
+            entry.signature = live.signature;
+        }
+        out
+    }
+}
