@@ -50,9 +50,12 @@ pub struct SignatureFacts {
     keys: Vec<PublicKey>,
     requirements: Requirements,
     times: CacheTimes,
-    manifests: Mutex<HashMap<String, (Instant, Result<ResolvedManifest, String>)>>,
-    verdicts: Mutex<HashMap<String, (Instant, SignatureVerdict)>>,
+    manifests: Mutex<HashMap<String, Cached<Result<ResolvedManifest, String>>>>,
+    verdicts: Mutex<HashMap<String, Cached<SignatureVerdict>>>,
 }
+
+/// A value and when it was looked up.
+type Cached<T> = (Instant, T);
 
 impl std::fmt::Debug for SignatureFacts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
