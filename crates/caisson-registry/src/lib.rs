@@ -14,6 +14,7 @@
 pub mod api;
 pub mod auth;
 mod blobs;
+mod chunk;
 pub mod error;
 pub mod gc;
 mod manifests;
