@@ -14,6 +14,7 @@
 pub mod api;
 pub mod auth;
 mod blobs;
+pub mod change;
 mod chunk;
 pub mod error;
 pub mod gc;
