@@ -80,6 +80,15 @@ impl TokenKey {
             fs_err::rename(&tmp, path).map_err(io)?;
             key
         };
+        Ok(Self::from_signing(signing))
+    }
+
+    /// A fresh in-memory key (tests and fuzzing; servers use [`Self::load_or_create`]).
+    pub fn generate() -> Self {
+        Self::from_signing(SigningKey::random(&mut rand::rngs::OsRng))
+    }
+
+    fn from_signing(signing: SigningKey) -> Self {
         let verifying = *signing.verifying_key();
         let kid = {
             use sha2::Digest as _;
@@ -89,11 +98,11 @@ impl TokenKey {
                 .unwrap_or_default()
                 .to_string()
         };
-        Ok(TokenKey {
+        TokenKey {
             signing,
             verifying,
             kid,
-        })
+        }
     }
 
     pub fn sign(&self, claims: &Claims) -> String {
