@@ -97,6 +97,11 @@ impl Reference {
         }
     }
 
+    /// Whether `tag` matches `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
+    pub fn is_valid_tag(tag: &str) -> bool {
+        valid_tag(tag)
+    }
+
     /// Parses a repository name on its own (no host, tag or digest), as the
     /// registry server receives it in URLs.
     pub fn validate_repository(name: &str) -> Result<(), ReferenceError> {

@@ -369,6 +369,20 @@ pub trait MetaStore: Send + Sync + 'static {
     // -- audit
     /// Seals `event` onto the end of the chain atomically and returns the record.
     fn append_audit(&self, event: AuditEvent) -> impl Future<Output = Result<AuditRecord>> + Send;
+    /// Seals `events`, in order, onto the chain in one atomic step (one
+    /// durable commit for many records: the registry's group commit).
+    fn append_audit_batch(
+        &self,
+        events: Vec<AuditEvent>,
+    ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(events.len());
+            for e in events {
+                out.push(self.append_audit(e).await?);
+            }
+            Ok(out)
+        }
+    }
     /// Records with `seq > after`, in order, at most `limit`.
     fn audit_records(
         &self,

@@ -230,6 +230,20 @@ async fn delete_user<B: BlobStore, M: MetaStore>(
 ) -> ApiResult<Response> {
     let c = reg.caller(req.headers(), source_of(&req)).await?;
     reg.require_system_admin(&c, "delete-user", &name).await?;
+    let mut detail = match reg.meta.get_user(&name).await? {
+        Some(u) if u.system_admin => "system-admin: true→none".to_string(),
+        _ => String::new(),
+    };
+    for m in reg.meta.memberships_of_user(&name).await? {
+        if !detail.is_empty() {
+            detail.push_str(", ");
+        }
+        detail.push_str(&format!(
+            "member of {}: {}→none",
+            m.namespace,
+            m.role.as_str()
+        ));
+    }
     if !reg.meta.delete_user(&name).await? {
         return Err(not_found(format!("user {name} not found")));
     }
@@ -240,7 +254,7 @@ async fn delete_user<B: BlobStore, M: MetaStore>(
         "delete-user",
         &name,
         Outcome::Success,
-        "",
+        &detail,
     )
     .await;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -371,7 +385,11 @@ async fn create_robot<B: BlobStore, M: MetaStore>(
         "create-robot",
         &name,
         Outcome::Success,
-        &scopes.join(" "),
+        &format!(
+            "scopes: {}; expires_ms: {}",
+            scopes.join(" "),
+            expires_ms.map_or_else(|| "never".to_string(), |e| e.to_string())
+        ),
     )
     .await;
     Ok((
@@ -403,7 +421,15 @@ async fn delete_robot<B: BlobStore, M: MetaStore>(
         "delete-robot",
         &name,
         Outcome::Success,
-        "",
+        &format!(
+            "scopes: {}→none",
+            robot
+                .scopes
+                .iter()
+                .map(|s| format!("{}:{}", s.namespace, s.actions.join(",")))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
     )
     .await;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -475,7 +501,7 @@ async fn put_namespace<B: BlobStore, M: MetaStore>(
         quota_bytes: s.quota_bytes,
     };
     reg.meta.put_namespace(ns.clone()).await?;
-    let detail = serde_json::to_string(&ns).unwrap_or_default();
+    let detail = crate::change::namespace_change(existing.as_ref(), &ns);
     let action = if existing.is_some() {
         "update-namespace"
     } else {
@@ -506,8 +532,17 @@ async fn delete_namespace<B: BlobStore, M: MetaStore>(
     let c = reg.caller(req.headers(), source_of(&req)).await?;
     reg.require_system_admin(&c, "delete-namespace", &name)
         .await?;
+    let old = reg.meta.get_namespace(&name).await?;
+    let members = reg.meta.memberships_of_namespace(&name).await?;
     if !reg.meta.delete_namespace(&name).await? {
         return Err(not_found(format!("namespace {name} not found")));
+    }
+    let mut detail = old
+        .as_ref()
+        .map(crate::change::namespace_removed)
+        .unwrap_or_default();
+    for m in &members {
+        detail.push_str(&format!(", member {}: {}→none", m.user, m.role.as_str()));
     }
     reg.audit(
         &c.actor(),
@@ -515,7 +550,7 @@ async fn delete_namespace<B: BlobStore, M: MetaStore>(
         "delete-namespace",
         &name,
         Outcome::Success,
-        "",
+        &detail,
     )
     .await;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -555,6 +590,7 @@ async fn set_member<B: BlobStore, M: MetaStore>(
     if reg.meta.get_user(&user).await?.is_none() {
         return Err(not_found(format!("user {user} not found")));
     }
+    let old = member_role(&*reg, &name, &user).await?;
     reg.meta
         .set_membership(Membership {
             namespace: name.clone(),
@@ -568,7 +604,7 @@ async fn set_member<B: BlobStore, M: MetaStore>(
         "set-member",
         &format!("{name}/{user}"),
         Outcome::Success,
-        r.role.as_str(),
+        &crate::change::role_change(old, Some(r.role)),
     )
     .await;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -582,6 +618,7 @@ async fn remove_member<B: BlobStore, M: MetaStore>(
     let c = reg.caller(req.headers(), source_of(&req)).await?;
     reg.require_role(&c, &name, Role::Admin, "remove-member")
         .await?;
+    let old = member_role(&*reg, &name, &user).await?;
     if !reg.meta.remove_membership(&name, &user).await? {
         return Err(not_found(format!("{user} is not a member of {name}")));
     }
@@ -591,7 +628,7 @@ async fn remove_member<B: BlobStore, M: MetaStore>(
         "remove-member",
         &format!("{name}/{user}"),
         Outcome::Success,
-        "",
+        &crate::change::role_change(old, None),
     )
     .await;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -627,4 +664,19 @@ async fn audit_log<B: BlobStore, M: MetaStore>(
         .audit_records(q.after, q.limit.unwrap_or(1000).min(10_000))
         .await?;
     Ok(Json(recs).into_response())
+}
+
+/// The role `user` holds in namespace `ns`, if any.
+async fn member_role<B: BlobStore, M: MetaStore>(
+    reg: &Registry<B, M>,
+    ns: &str,
+    user: &str,
+) -> ApiResult<Option<Role>> {
+    Ok(reg
+        .meta
+        .memberships_of_namespace(ns)
+        .await?
+        .into_iter()
+        .find(|m| m.user == user)
+        .map(|m| m.role))
 }

@@ -12,9 +12,12 @@ use caisson_registry_store::{
 };
 use futures_util::TryStreamExt;
 
+use std::sync::atomic::Ordering;
+
 use crate::auth::rbac::Action;
+use crate::chunk::{declared, DeclError, ExactLength};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::route::{namespace_of, parse_content_range, parse_range, validate_name};
+use crate::route::{namespace_of, parse_range, validate_name};
 use crate::v2::{percent_decode, Ctx};
 use crate::Registry;
 
@@ -288,33 +291,53 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         let current = self.blobs.upload_size(id).await?.ok_or_else(|| {
             ApiError::new(Code::BlobUploadUnknown, format!("upload {id} has no data"))
         })?;
-        if let Some(cr) = req.headers().get(header::CONTENT_RANGE) {
-            let ok = cr
-                .to_str()
-                .ok()
-                .and_then(parse_content_range)
-                .is_some_and(|(start, _)| start == current);
-            if !ok {
-                let mut e = ApiError::new(
-                    Code::RangeInvalid,
-                    format!("chunk does not start at the upload's current size {current}"),
-                );
-                e = e
-                    .with_header(header::LOCATION, &format!("/v2/{name}/blobs/uploads/{id}"))
-                    .with_header(header::RANGE, &range_header(current));
-                return Err(e);
+        let range_error = |msg: String| {
+            ApiError::new(Code::RangeInvalid, msg)
+                .with_header(header::LOCATION, &format!("/v2/{name}/blobs/uploads/{id}"))
+                .with_header(header::RANGE, &range_header(current))
+        };
+        let declared = declared(req.headers()).map_err(|e| {
+            range_error(match e {
+                DeclError::Malformed(v) => format!("Content-Range {v:?} is not <start>-<end>"),
+                DeclError::LengthMismatch { range, length } => {
+                    format!("Content-Range covers {range} bytes but Content-Length is {length}")
+                }
+            })
+        })?;
+        if let Some(d) = declared {
+            if d.start != current {
+                return Err(range_error(format!(
+                    "chunk starts at {} but the upload's current size is {current}",
+                    d.start
+                )));
             }
         }
-        let size = self
-            .blobs
-            .upload_append(id, body_stream(req))
-            .await
-            .map_err(|e| {
-                ApiError::new(
+        let (body, mismatch) = match declared {
+            Some(d) => {
+                let (s, flag) = ExactLength::wrap(body_stream(req), d.len);
+                (s, Some(flag))
+            }
+            None => (body_stream(req), None),
+        };
+        let size = match self.blobs.upload_append(id, body).await {
+            Ok(size) => size,
+            Err(e) if mismatch.as_ref().is_some_and(|m| m.load(Ordering::SeqCst)) => {
+                // Part of a lying chunk is on disk: the session cannot be
+                // resumed at a trustworthy offset, so it ends here.
+                self.blobs.upload_abort(id).await?;
+                self.meta.delete_upload(id).await?;
+                return Err(ApiError::new(
+                    Code::RangeInvalid,
+                    format!("chunk for upload {id}: {e}; the upload is cancelled"),
+                ));
+            }
+            Err(e) => {
+                return Err(ApiError::new(
                     Code::BlobUploadInvalid,
                     format!("chunk for upload {id}: {e}"),
-                )
-            })?;
+                ))
+            }
+        };
         Ok(Self::upload_response(StatusCode::ACCEPTED, name, id, size))
     }
 

@@ -14,8 +14,11 @@
 pub mod api;
 pub mod auth;
 mod blobs;
+pub mod change;
+mod chunk;
 pub mod error;
 pub mod gc;
+mod group_commit;
 mod manifests;
 pub mod route;
 mod v2;
@@ -83,6 +86,7 @@ pub struct Registry<B, M> {
     pub(crate) gc_lock: tokio::sync::RwLock<()>,
     pub(crate) pull_counter: AtomicU64,
     pub(crate) auth_seen: Mutex<HashMap<String, Instant>>,
+    pub(crate) audit_log: group_commit::GroupCommit,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +139,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             gc_lock: tokio::sync::RwLock::new(()),
             pull_counter: AtomicU64::new(0),
             auth_seen: Mutex::new(HashMap::new()),
+            audit_log: group_commit::GroupCommit::default(),
         }
     }
 
@@ -215,7 +220,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             outcome,
             detail: detail.into(),
         };
-        if let Err(e) = self.meta.append_audit(ev).await {
+        if let Err(e) = self.audit_log.append(&self.meta, ev).await {
             tracing::error!("could not write audit record for {action} {target}: {e}");
         }
     }

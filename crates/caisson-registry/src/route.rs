@@ -100,38 +100,10 @@ pub fn parse_v2_path(path: &str) -> Option<Route> {
     }
 }
 
-fn valid_component(c: &str) -> bool {
-    // [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
-    let b = c.as_bytes();
-    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
-        return false;
-    };
-    if !alnum(first) || !alnum(last) {
-        return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        let x = b.get(i).copied().unwrap_or(0);
-        if alnum(x) {
-            i += 1;
-            continue;
-        }
-        // a separator run: ".", "_", "__" or "-+"
-        let run_start = i;
-        while i < b.len() && !alnum(b.get(i).copied().unwrap_or(0)) {
-            i += 1;
-        }
-        let sep = c.get(run_start..i).unwrap_or("");
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|s| s == b'-');
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
-
-/// Checks a repository name against the spec grammar and length limit.
+/// Checks a repository name: the grammar and length limit are caisson-oci's
+/// ([`caisson_oci::Reference::validate_repository`], the one implementation);
+/// the registry adds an explicit refusal of empty names, `.`/`..` components
+/// and uppercase, with messages that say which.
 pub fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("repository name is empty".into());
@@ -153,25 +125,13 @@ pub fn validate_name(name: &str) -> Result<(), String> {
                 "repository name {name:?} contains uppercase letters (names are lowercase)"
             ));
         }
-        if !valid_component(comp) {
-            return Err(format!(
-                "repository name {name:?}: component {comp:?} does not match [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*"
-            ));
-        }
     }
-    Ok(())
+    caisson_oci::Reference::validate_repository(name).map_err(|e| e.to_string())
 }
 
-/// `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`
+/// `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}` (caisson-oci's tag grammar).
 pub fn valid_tag(tag: &str) -> bool {
-    let b = tag.as_bytes();
-    match b.first() {
-        Some(&f) if f.is_ascii_alphanumeric() || f == b'_' => {}
-        _ => return false,
-    }
-    b.len() <= 128
-        && b.iter()
-            .all(|&x| x.is_ascii_alphanumeric() || x == b'_' || x == b'.' || x == b'-')
+    caisson_oci::Reference::is_valid_tag(tag)
 }
 
 /// A manifest reference: a digest when it contains `:`, else a tag.

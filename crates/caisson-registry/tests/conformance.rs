@@ -419,7 +419,7 @@ fn bad_repository_names_are_rejected_clearly() {
         ("Team/app", "uppercase"),
         ("team/../etc", "\"..\""),
         (&"a".repeat(256)[..], "limit"),
-        ("team/app-", "does not match"),
+        ("team/app-", "path component \"app-\""),
     ] {
         let (status, body) = raw_get(&s, &format!("/v2/{name}/tags/list"));
         assert_eq!(status, 400, "{name}");

@@ -339,10 +339,17 @@ const AUDIT_COLS: &str =
     "seq, time_ms, actor, source, action, target, outcome, detail, prev_hash, hash";
 
 pub fn append_audit(c: &mut Connection, event: AuditEvent) -> Result<AuditRecord> {
+    append_audit_batch(c, vec![event])?
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt("audit append sealed no record".into()))
+}
+
+/// Seals `events` in order onto the chain in one transaction.
+pub fn append_audit_batch(c: &mut Connection, events: Vec<AuditEvent>) -> Result<Vec<AuditRecord>> {
     let tx = c
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(backend("begin audit append"))?;
-    let last = tx
+    let mut last = tx
         .query_row(
             &format!("SELECT {AUDIT_COLS} FROM audit ORDER BY seq DESC LIMIT 1"),
             [],
@@ -352,27 +359,32 @@ pub fn append_audit(c: &mut Connection, event: AuditEvent) -> Result<AuditRecord
         .map_err(backend("read last audit record"))?
         .map(to_audit)
         .transpose()?;
-    let rec = caisson_audit::seal(last.as_ref(), event);
-    tx.execute(
-        &format!(
-            "INSERT INTO audit({AUDIT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-        ),
-        params![
-            rec.seq,
-            rec.event.time_ms,
-            rec.event.actor,
-            rec.event.source,
-            rec.event.action,
-            rec.event.target,
-            rec.event.outcome.as_str(),
-            rec.event.detail,
-            rec.prev_hash,
-            rec.hash
-        ],
-    )
-    .map_err(backend("insert audit record"))?;
+    let mut out = Vec::with_capacity(events.len());
+    for event in events {
+        let rec = caisson_audit::seal(last.as_ref(), event);
+        tx.execute(
+            &format!(
+                "INSERT INTO audit({AUDIT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ),
+            params![
+                rec.seq,
+                rec.event.time_ms,
+                rec.event.actor,
+                rec.event.source,
+                rec.event.action,
+                rec.event.target,
+                rec.event.outcome.as_str(),
+                rec.event.detail,
+                rec.prev_hash,
+                rec.hash
+            ],
+        )
+        .map_err(backend("insert audit record"))?;
+        last = Some(rec.clone());
+        out.push(rec);
+    }
     tx.commit().map_err(backend("commit audit record"))?;
-    Ok(rec)
+    Ok(out)
 }
 
 pub fn audit_records(c: &mut Connection, after: i64, limit: u32) -> Result<Vec<AuditRecord>> {

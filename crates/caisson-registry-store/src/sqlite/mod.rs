@@ -302,6 +302,12 @@ impl MetaStore for SqliteMetaStore {
         })
         .await
     }
+    async fn append_audit_batch(&self, events: Vec<AuditEvent>) -> Result<Vec<AuditRecord>> {
+        self.run("append audit records", move |c| {
+            access::append_audit_batch(c, events)
+        })
+        .await
+    }
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>> {
         self.run("read audit records", move |c| {
             access::audit_records(c, after, limit)

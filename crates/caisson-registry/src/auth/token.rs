@@ -1,7 +1,9 @@
 //! Docker registry bearer tokens: compact JWS (ES256) with `access` claims,
 //! and the `scope` parameter grammar (`repository:<name>:<actions>`).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -57,7 +59,15 @@ pub struct TokenKey {
     signing: SigningKey,
     verifying: VerifyingKey,
     kid: String,
+    /// Tokens whose signature already verified, by SHA-256 of the whole
+    /// token: clients reuse one token for many requests, and an ECDSA
+    /// verification per request dominated the cost of a manifest GET.
+    verified: Mutex<HashMap<[u8; 32], Claims>>,
 }
+
+/// Verified tokens remembered at most (the map is cleared when full; a
+/// token is valid for minutes, so this bounds memory, not correctness).
+const VERIFIED_CACHE_MAX: usize = 4096;
 
 impl TokenKey {
     /// Loads the key from `path`, generating and storing one (mode 0600) on first use.
@@ -80,6 +90,15 @@ impl TokenKey {
             fs_err::rename(&tmp, path).map_err(io)?;
             key
         };
+        Ok(Self::from_signing(signing))
+    }
+
+    /// A fresh in-memory key (tests and fuzzing; servers use [`Self::load_or_create`]).
+    pub fn generate() -> Self {
+        Self::from_signing(SigningKey::random(&mut rand::rngs::OsRng))
+    }
+
+    fn from_signing(signing: SigningKey) -> Self {
         let verifying = *signing.verifying_key();
         let kid = {
             use sha2::Digest as _;
@@ -89,11 +108,12 @@ impl TokenKey {
                 .unwrap_or_default()
                 .to_string()
         };
-        Ok(TokenKey {
+        TokenKey {
             signing,
             verifying,
             kid,
-        })
+            verified: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn sign(&self, claims: &Claims) -> String {
@@ -107,6 +127,35 @@ impl TokenKey {
 
     /// Verifies signature, time window (`now` in seconds) and audience.
     pub fn verify(&self, token: &str, now: i64, audience: &str) -> Result<Claims, TokenError> {
+        let key: [u8; 32] = {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(token.as_bytes()).into()
+        };
+        let cached = self.verified.lock().ok().and_then(|m| m.get(&key).cloned());
+        let claims = match cached {
+            Some(c) => c,
+            None => {
+                let c = self.verify_signature(token)?;
+                if let Ok(mut m) = self.verified.lock() {
+                    if m.len() >= VERIFIED_CACHE_MAX {
+                        m.clear();
+                    }
+                    m.insert(key, c.clone());
+                }
+                c
+            }
+        };
+        if now >= claims.exp || now.saturating_add(60) < claims.nbf {
+            return Err(TokenError::Expired);
+        }
+        if claims.aud != audience {
+            return Err(TokenError::Audience(claims.aud));
+        }
+        Ok(claims)
+    }
+
+    /// Checks the compact JWS and returns its claims (no time or audience checks).
+    fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
         let mut parts = token.split('.');
         let (Some(h), Some(c), Some(s), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -127,18 +176,11 @@ impl TokenKey {
         self.verifying
             .verify(input.as_bytes(), &sig)
             .map_err(|_| TokenError::Signature)?;
-        let claims: Claims = URL_SAFE_NO_PAD
+        URL_SAFE_NO_PAD
             .decode(c)
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(TokenError::Format)?;
-        if now >= claims.exp || now.saturating_add(60) < claims.nbf {
-            return Err(TokenError::Expired);
-        }
-        if claims.aud != audience {
-            return Err(TokenError::Audience(claims.aud));
-        }
-        Ok(claims)
+            .and_then(|b| serde_json::from_slice::<Claims>(&b).ok())
+            .ok_or(TokenError::Format)
     }
 }
 

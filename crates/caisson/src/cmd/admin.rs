@@ -112,12 +112,15 @@ pub enum MemberCmd {
     /// Grant a role: reader, writer, maintainer, admin.
     Set {
         namespace: String,
-        user: String,
+        /// The user (named `member` here: `user` is the global --user).
+        #[arg(value_name = "USER")]
+        member: String,
         role: String,
     },
     Remove {
         namespace: String,
-        user: String,
+        #[arg(value_name = "USER")]
+        member: String,
     },
 }
 
@@ -224,14 +227,14 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         AdminCommand::Member(MemberCmd::List { namespace }) => {
             api.call(M::GET, &format!("/namespaces/{namespace}/members"), None)?
         }
-        AdminCommand::Member(MemberCmd::Set { namespace, user, role }) => api.call(
+        AdminCommand::Member(MemberCmd::Set { namespace, member, role }) => api.call(
             M::PUT,
-            &format!("/namespaces/{namespace}/members/{user}"),
+            &format!("/namespaces/{namespace}/members/{member}"),
             Some(json!({"role": role})),
         )?,
-        AdminCommand::Member(MemberCmd::Remove { namespace, user }) => api.call(
+        AdminCommand::Member(MemberCmd::Remove { namespace, member }) => api.call(
             M::DELETE,
-            &format!("/namespaces/{namespace}/members/{user}"),
+            &format!("/namespaces/{namespace}/members/{member}"),
             None,
         )?,
         AdminCommand::Gc => api.call(M::POST, "/gc", None)?,
