@@ -175,6 +175,57 @@ pub fn match_sbom(
     Ok(out)
 }
 
+/// Matches each distinct lookup once (the registry's re-scan: packages the
+/// stored SBOMs share are matched a single time). `out[i]` holds the findings
+/// of `queries[i]`, with the query's name and version as package name and
+/// installed version and an empty `package_id`; the caller maps them back
+/// onto its packages. Advisories are fetched once per (ecosystem, name).
+pub fn match_queries(
+    queries: &[Query],
+    source: &dyn AdvisorySource,
+    scorer: &dyn CvssScorer,
+) -> Result<(Vec<Vec<Finding>>, Vec<Warning>), MatchError> {
+    let mut warnings = Vec::new();
+    let mut cache: HashMap<(&str, &str), Vec<Advisory>> = HashMap::new();
+    let mut out = Vec::with_capacity(queries.len());
+    for q in queries {
+        let key = (q.ecosystem.as_str(), q.name.as_str());
+        if !cache.contains_key(&key) {
+            let advisories =
+                source
+                    .advisories(&q.ecosystem, &q.name)
+                    .map_err(|source| MatchError::Source {
+                        ecosystem: q.ecosystem.clone(),
+                        name: q.name.clone(),
+                        source,
+                    })?;
+            cache.insert(key, advisories);
+        }
+        let advisories = cache.get(&key).map(Vec::as_slice).unwrap_or_default();
+        if advisories.is_empty() {
+            out.push(Vec::new());
+            continue;
+        }
+        let hits: Vec<Hit<'_>> = advisories
+            .iter()
+            .filter_map(|a| evaluate_record(a, q, &mut warnings))
+            .collect();
+        let p = Package::found(
+            caisson_model::PackageType::Python,
+            &q.name,
+            &q.version,
+            String::new(),
+            "",
+        );
+        let mut f = merge(hits, &p, q, scorer);
+        f.sort_by(|a, b| a.id.cmp(&b.id));
+        out.push(f);
+    }
+    warnings.sort_by(|a, b| (&a.code, &a.message).cmp(&(&b.code, &b.message)));
+    warnings.dedup();
+    Ok((out, warnings))
+}
+
 /// Every id a record is known by.
 fn ids(a: &Advisory) -> impl Iterator<Item = &str> {
     std::iter::once(a.id.as_str()).chain(a.aliases.iter().map(String::as_str))
