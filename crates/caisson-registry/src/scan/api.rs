@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -90,11 +90,12 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
 
     async fn target(
         &self,
-        req: &Request,
+        headers: &HeaderMap,
+        source: String,
         path: &str,
         action: Action,
     ) -> ApiResult<(Caller, String, Digest, String)> {
-        let c = self.caller(req.headers(), source_of(req)).await?;
+        let c = self.caller(headers, source).await?;
         let (name, reference, what) = split_path(path)
             .ok_or_else(|| not_found(format!("no such endpoint: /repositories/{path}")))?;
         validate_name(name).map_err(bad)?;
@@ -109,7 +110,9 @@ async fn repo_get<B: BlobStore, M: MetaStore>(
     Path(path): Path<String>,
     req: Request,
 ) -> ApiResult<Response> {
-    let (_c, name, d, what) = reg.target(&req, &path, Action::Pull).await?;
+    let (headers, source) = (req.headers().clone(), source_of(&req));
+    drop(req);
+    let (_c, name, d, what) = reg.target(&headers, source, &path, Action::Pull).await?;
     match what.as_str() {
         "health" => Ok(Json(reg.health(&name, &d).await?).into_response()),
         "findings" => {
@@ -169,7 +172,9 @@ async fn repo_post<B: BlobStore, M: MetaStore>(
     Path(path): Path<String>,
     req: Request,
 ) -> ApiResult<Response> {
-    let (c, name, d, what) = reg.target(&req, &path, Action::Push).await?;
+    let (headers, source) = (req.headers().clone(), source_of(&req));
+    drop(req);
+    let (c, name, d, what) = reg.target(&headers, source, &path, Action::Push).await?;
     if what != "scan" {
         return Err(not_found(format!("no such scan action: {what}")));
     }

@@ -136,7 +136,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         }
         let previous = self.meta.scan_record(&job.repo, &job.digest).await?;
         let before = self.meta.scan_findings(&job.repo, &job.digest).await?;
-        let catalogued = match self.catalog(job).await {
+        let catalogued = match self.catalog_image(job).await {
             Ok(c) => c,
             Err(e) => {
                 let reason = e.to_string();
@@ -234,7 +234,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     }
 
     /// Reads the image from the blob store and catalogs it off the runtime.
-    async fn catalog(&self, job: &ScanJob) -> Result<Catalogued, JobError> {
+    async fn catalog_image(&self, job: &ScanJob) -> Result<Catalogued, JobError> {
         let bad = |what: String| JobError::Image(what);
         let manifest = self
             .blobs
