@@ -37,6 +37,7 @@ use crate::route::namespace_of;
 use crate::Registry;
 
 pub use rescan::RescanReport;
+pub use worker::scanned_packages;
 
 /// Scanning settings of `caisson serve`.
 #[derive(Debug, Clone)]

@@ -178,7 +178,12 @@ impl Server {
     pub fn skopeo_push(&self, layout: &Path, tag: &str, repo_tag: &str) -> String {
         let digest_file = tempfile::NamedTempFile::new().expect("temp file");
         let out = Command::new("skopeo")
-            .args(["copy", "-q", "--dest-tls-verify=false", "--preserve-digests"])
+            .args([
+                "copy",
+                "-q",
+                "--dest-tls-verify=false",
+                "--preserve-digests",
+            ])
             .arg(format!("--dest-creds=admin:{ADMIN_PASSWORD}"))
             .arg(format!("--digestfile={}", digest_file.path().display()))
             .arg(format!("oci:{}:{tag}", layout.display()))
@@ -207,7 +212,12 @@ impl Server {
             .body(bytes.to_vec())
             .send()
             .expect("push blob");
-        assert_eq!(r.status(), 201, "push blob: {}", r.text().unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            201,
+            "push blob: {}",
+            r.text().unwrap_or_default()
+        );
         d
     }
 
@@ -238,7 +248,12 @@ impl Server {
             .body(bytes.clone())
             .send()
             .expect("push manifest");
-        assert_eq!(r.status(), 201, "push manifest: {}", r.text().unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            201,
+            "push manifest: {}",
+            r.text().unwrap_or_default()
+        );
         sha256(&bytes)
     }
 }
@@ -311,7 +326,10 @@ pub fn wait_event(
             Ok(ev) if pred(&ev) => return ev,
             Ok(_) => continue,
             Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {
-                assert!(Instant::now() < deadline, "no matching event within {secs}s");
+                assert!(
+                    Instant::now() < deadline,
+                    "no matching event within {secs}s"
+                );
                 std::thread::sleep(Duration::from_millis(50));
             }
             Err(e) => panic!("event channel: {e}"),

@@ -137,7 +137,11 @@ fn age(secs: u64) -> String {
 pub fn render_status(h: &Value) -> String {
     let mut out = String::new();
     let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
-    out.push_str(&format!("image:      {}@{}\n", s(&h["repository"]), s(&h["digest"])));
+    out.push_str(&format!(
+        "image:      {}@{}\n",
+        s(&h["repository"]),
+        s(&h["digest"])
+    ));
     out.push_str(&format!("health:     {}", s(&h["health"])));
     if let Some(r) = h["reason"].as_str() {
         out.push_str(&format!(" ({r})"));
@@ -146,7 +150,13 @@ pub fn render_status(h: &Value) -> String {
     out.push_str(&format!("threshold:  {}\n", s(&h["threshold"])));
     let counts: Vec<String> = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "NEGLIGIBLE", "UNKNOWN"]
         .iter()
-        .map(|k| format!("{}={}", k.to_lowercase(), h["counts"][*k].as_u64().unwrap_or(0)))
+        .map(|k| {
+            format!(
+                "{}={}",
+                k.to_lowercase(),
+                h["counts"][*k].as_u64().unwrap_or(0)
+            )
+        })
         .collect();
     out.push_str(&format!("findings:   {}\n", counts.join(" ")));
     out.push_str(&format!(
