@@ -30,8 +30,9 @@ pub mod scan;
 pub mod sqlite;
 
 pub use scan::{
-    HistoryEntry, JobState, MatchedVuln, PackageQuery, QueueDepth, ScanJob, ScanRecord, ScanState,
-    ScanStore, ScannedPackage, SearchHit, StoredFinding, StoredQuery, TargetPackages,
+    AffectedTargets, HistoryEntry, JobState, MatchedVuln, PackageQuery, PackageRow, QueueDepth,
+    ScanJob, ScanRecord, ScanState, ScanStore, ScannedPackage, SearchHit, StoredFinding,
+    StoredQuery, TargetPackages,
 };
 
 /// Errors of either store. Messages name the operation and its input.

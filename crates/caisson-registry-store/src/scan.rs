@@ -162,12 +162,28 @@ pub struct StoredQuery {
     pub matched: Option<Vec<MatchedVuln>>,
 }
 
-/// A scanned digest and its packages as (lookup id, name, version, purl).
+/// A scanned digest and its packages (package row ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetPackages {
     pub repo: String,
     pub digest: Digest,
-    pub packages: Vec<(i64, String, String, String)>,
+    pub packages: Vec<i64>,
+}
+
+/// A package row: its lookup id, name and version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRow {
+    pub qid: i64,
+    pub name: String,
+    pub version: String,
+}
+
+/// Digests affected by changed lookups, with the package rows they use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AffectedTargets {
+    pub targets: Vec<TargetPackages>,
+    /// Package row id → row, for every package of `targets`.
+    pub packages: std::collections::HashMap<i64, PackageRow>,
 }
 
 /// A digest that holds a package (and, for a vulnerability search, the id).
@@ -243,11 +259,10 @@ pub trait ScanStore: Send + Sync + 'static {
         repo: &str,
         digest: &Digest,
     ) -> impl Future<Output = Result<Vec<StoredFinding>>> + Send;
+    /// Appends history lines (one transaction).
     fn add_scan_history(
         &self,
-        repo: &str,
-        digest: &Digest,
-        entry: HistoryEntry,
+        entries: Vec<(String, Digest, HistoryEntry)>,
     ) -> impl Future<Output = Result<()>> + Send;
     /// History of a digest, oldest first.
     fn scan_history(
@@ -265,7 +280,7 @@ pub trait ScanStore: Send + Sync + 'static {
     fn targets_with_queries(
         &self,
         qids: Vec<i64>,
-    ) -> impl Future<Output = Result<Vec<TargetPackages>>> + Send;
+    ) -> impl Future<Output = Result<AffectedTargets>> + Send;
     /// Replaces the matches of lookups.
     fn set_query_matches(
         &self,

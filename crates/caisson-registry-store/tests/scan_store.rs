@@ -107,15 +107,28 @@ fn lookups_are_shared_between_digests_and_matched_once() {
         .expect("record");
         s.record_scan(
             record("b/y", &d2),
-            vec![pkg("PyPI", "urllib3", "1.26.4"), pkg("PyPI", "six", "1.16.0")],
+            vec![
+                pkg("PyPI", "urllib3", "1.26.4"),
+                pkg("PyPI", "six", "1.16.0"),
+            ],
             hist(),
         )
         .await
         .expect("record");
         let all = s.all_queries().await.expect("queries");
-        assert_eq!(all.len(), 3, "urllib3 1.26.4 is one lookup for both digests");
+        assert_eq!(
+            all.len(),
+            3,
+            "urllib3 1.26.4 is one lookup for both digests"
+        );
         assert!(all.iter().all(|q| q.matched.is_none()));
-        assert_eq!(s.unmatched_queries("a/x", &d1).await.expect("unmatched").len(), 2);
+        assert_eq!(
+            s.unmatched_queries("a/x", &d1)
+                .await
+                .expect("unmatched")
+                .len(),
+            2
+        );
         let urllib3 = all
             .iter()
             .find(|q| q.query.name == "urllib3")
@@ -147,29 +160,60 @@ fn lookups_are_shared_between_digests_and_matched_once() {
             assert_eq!(f[0].installed, "1.26.4");
             assert_eq!(f[0].fixed, ["1.26.5"]);
         }
-        let targets = s.targets_with_queries(vec![urllib3]).await.expect("targets");
-        assert_eq!(targets.len(), 2);
-        assert!(targets.iter().all(|t| t.packages.len() == 2));
-        let hits = s.find_vulnerability("pysec-2021-108").await.expect("search");
+        let affected = s
+            .targets_with_queries(vec![urllib3])
+            .await
+            .expect("targets");
+        assert_eq!(affected.targets.len(), 2);
+        assert!(affected.targets.iter().all(|t| t.packages.len() == 2));
+        for t in &affected.targets {
+            let names: Vec<&str> = t
+                .packages
+                .iter()
+                .map(|p| affected.packages[p].name.as_str())
+                .collect();
+            assert!(names.contains(&"urllib3"), "{names:?}");
+        }
+        let hits = s
+            .find_vulnerability("pysec-2021-108")
+            .await
+            .expect("search");
         assert_eq!(hits.len(), 2);
         assert_eq!(hits[0].vulnerability.as_deref(), Some("CVE-2021-33503"));
         assert_eq!(s.find_package("SIX").await.expect("search").len(), 1);
-        assert!(s.find_vulnerability("CVE-0000-0").await.expect("search").is_empty());
+        assert!(s
+            .find_vulnerability("CVE-0000-0")
+            .await
+            .expect("search")
+            .is_empty());
 
         // Re-scanning a digest replaces its packages.
         s.record_scan(record("a/x", &d1), vec![pkg("PyPI", "idna", "3.4")], hist())
             .await
             .expect("record");
-        assert!(s.scan_findings("a/x", &d1).await.expect("findings").is_empty());
+        assert!(s
+            .scan_findings("a/x", &d1)
+            .await
+            .expect("findings")
+            .is_empty());
         assert_eq!(s.scan_history("a/x", &d1).await.expect("history").len(), 2);
         s.forget_scan("b/y", &d2).await.expect("forget");
         assert!(s.scan_record("b/y", &d2).await.expect("record").is_none());
-        assert_eq!(s.find_vulnerability("CVE-2021-33503").await.expect("search").len(), 0);
+        assert_eq!(
+            s.find_vulnerability("CVE-2021-33503")
+                .await
+                .expect("search")
+                .len(),
+            0
+        );
 
         assert_eq!(s.scan_threshold("a").await.expect("get"), None);
         s.set_scan_threshold("a", Some("critical".into()))
             .await
             .expect("set");
-        assert_eq!(s.scan_threshold("a").await.expect("get").as_deref(), Some("critical"));
+        assert_eq!(
+            s.scan_threshold("a").await.expect("get").as_deref(),
+            Some("critical")
+        );
     });
 }

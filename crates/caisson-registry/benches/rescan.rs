@@ -241,9 +241,13 @@ fn main() {
         let t = Instant::now();
         let r = rt.block_on(reg.rescan()).expect("rescan");
         let secs = t.elapsed().as_secs_f64();
-        let mut n = 0;
-        while events.try_recv().is_ok() {
-            n += 1;
+        let mut n = 0u64;
+        loop {
+            match events.try_recv() {
+                Ok(_) => n += 1,
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(k)) => n += k,
+                Err(_) => break,
+            }
         }
         println!(
             "{label:>8}: {secs:6.2} s  lookups {} changed {} | images affected {} changed {} | events {n}",

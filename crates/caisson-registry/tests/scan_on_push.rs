@@ -440,3 +440,89 @@ fn on_demand_lazy_threshold_and_rbac() {
     ));
     assert_eq!(hist["jobs"][0]["reason"], "pull", "{hist}");
 }
+
+/// `skopeo copy --all` of an index: each platform manifest is scanned, the
+/// index itself is not; an on-demand scan of the index queues its platforms.
+#[test]
+fn each_platform_of_a_pushed_index_is_scanned() {
+    let Some((root, _)) = caisson_testsupport::fixture("multiarch") else {
+        return;
+    };
+    if !have_skopeo() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let s = start(&tmp.path().join("data"), scan_config(2, None, false));
+    let out = std::process::Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--all",
+            "--dest-tls-verify=false",
+            "--preserve-digests",
+        ])
+        .arg(format!("--dest-creds=admin:{ADMIN_PASSWORD}"))
+        .arg(format!(
+            "oci:{}:multi",
+            root.join("multiarch/oci").display()
+        ))
+        .arg(format!("docker://{}/multi/app:1", s.host))
+        .output()
+        .expect("skopeo runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let index = s.get_json("/v2/multi/app/manifests/1");
+    let children: Vec<String> = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .map(|m| m["digest"].as_str().expect("digest").to_string())
+        .collect();
+    assert_eq!(children.len(), 2, "{index}");
+    let mut platforms = BTreeSet::new();
+    for d in &children {
+        let h = s.wait_scanned("multi/app", d, 300);
+        assert_eq!(h["health"], "unscanned", "no database: {h}");
+        assert!(h["packages"].as_u64().expect("packages") > 5, "{h}");
+        let sbom = s
+            .admin(
+                Method::GET,
+                &format!("/api/v1/repositories/multi/app/manifests/{d}/sbom"),
+            )
+            .send()
+            .expect("sbom")
+            .bytes()
+            .expect("bytes");
+        let (sbom, _) = caisson_report::read_sbom(&sbom).expect("CycloneDX");
+        let names: BTreeSet<String> = sbom.packages.iter().map(|p| p.name.clone()).collect();
+        platforms.insert(names);
+    }
+    assert_eq!(platforms.len(), 2, "two different platform images");
+    let index_digest = sha256(
+        &s.admin(Method::GET, "/v2/multi/app/manifests/1")
+            .header("accept", "application/vnd.oci.image.index.v1+json")
+            .send()
+            .expect("index")
+            .bytes()
+            .expect("bytes"),
+    );
+    let h = s.health("multi/app", &index_digest);
+    assert_eq!(h["health"], "unscanned");
+    assert_eq!(
+        h["reason"], "never scanned",
+        "an index is not scanned itself"
+    );
+    let r = s
+        .admin(
+            Method::POST,
+            &format!("/api/v1/repositories/multi/app/manifests/{index_digest}/scan"),
+        )
+        .send()
+        .expect("scan");
+    assert_eq!(r.status(), 202);
+    let v: serde_json::Value = serde_json::from_slice(&r.bytes().expect("body")).expect("json");
+    assert_eq!(v["queued"], 2, "{v}");
+}

@@ -1,7 +1,7 @@
 //! SQL for the scan queue, scanned packages, lookup matches, history and
 //! namespace scan settings (see [`crate::scan`] for the layout).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -283,8 +283,18 @@ fn insert_history(c: &Connection, repo: &str, digest: &str, h: &HistoryEntry) ->
     Ok(())
 }
 
-pub fn add_history(c: &mut Connection, repo: &str, digest: &str, h: &HistoryEntry) -> Result<()> {
-    insert_history(c, repo, digest, h)
+pub fn add_history(
+    c: &mut Connection,
+    entries: &[(String, caisson_oci::Digest, HistoryEntry)],
+) -> Result<()> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend("begin scan history"))?;
+    for (repo, digest, h) in entries {
+        insert_history(&tx, repo, &digest.to_string(), h)?;
+    }
+    tx.commit().map_err(backend("commit scan history"))?;
+    Ok(())
 }
 
 pub fn get_record(c: &mut Connection, repo: &str, digest: &str) -> Result<Option<ScanRecord>> {
@@ -496,12 +506,14 @@ pub fn forget(c: &mut Connection, repo: &str, digest: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn targets_with(c: &mut Connection, qids: &[i64]) -> Result<Vec<TargetPackages>> {
+pub fn targets_with(c: &mut Connection, qids: &[i64]) -> Result<AffectedTargets> {
     let tx = c
         .transaction_with_behavior(TransactionBehavior::Deferred)
         .map_err(backend("begin target lookup"))?;
     tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS changed_q (qid INTEGER PRIMARY KEY); DELETE FROM changed_q;",
+        "CREATE TEMP TABLE IF NOT EXISTS changed_q (qid INTEGER PRIMARY KEY);
+         CREATE TEMP TABLE IF NOT EXISTS affected_t (tid INTEGER PRIMARY KEY);
+         DELETE FROM changed_q; DELETE FROM affected_t;",
     )
     .map_err(backend("prepare changed lookups"))?;
     {
@@ -513,60 +525,82 @@ pub fn targets_with(c: &mut Connection, qids: &[i64]) -> Result<Vec<TargetPackag
                 .map_err(backend("prepare changed lookups"))?;
         }
     }
-    let rows = {
+    tx.execute(
+        "INSERT OR IGNORE INTO affected_t(tid)
+           SELECT tp.tid FROM changed_q c JOIN scan_pkgs p ON p.qid = c.qid
+             JOIN scan_target_pkgs tp ON tp.pid = p.pid",
+        [],
+    )
+    .map_err(backend("list affected digests"))?;
+    let mut out = AffectedTargets::default();
+    let mut index: HashMap<i64, usize> = HashMap::new();
+    {
         let mut stmt = tx
             .prepare_cached(
-                "SELECT t.tid, t.repo, t.digest, p.qid, p.name, p.version, p.purl
-                   FROM scan_targets t JOIN scan_target_pkgs tp ON tp.tid = t.tid
-                   JOIN scan_pkgs p ON p.pid = tp.pid
-                  WHERE t.tid IN (SELECT DISTINCT tp2.tid FROM changed_q c
-                                    JOIN scan_pkgs p2 ON p2.qid = c.qid
-                                    JOIN scan_target_pkgs tp2 ON tp2.pid = p2.pid)
+                "SELECT t.tid, t.repo, t.digest FROM affected_t a JOIN scan_targets t ON t.tid = a.tid
                   ORDER BY t.tid",
             )
             .map_err(backend("list affected digests"))?;
-        let v = stmt
+        let rows = stmt
             .query_map([], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
                 ))
             })
-            .map_err(backend("list affected digests"))?
-            .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(backend("list affected digests"))?;
-        v
-    };
-    tx.execute_batch("DELETE FROM changed_q;")
+        for row in rows {
+            let (tid, repo, digest) = row.map_err(backend("list affected digests"))?;
+            index.insert(tid, out.targets.len());
+            out.targets.push(TargetPackages {
+                repo,
+                digest: parse_digest(&digest)?,
+                packages: Vec::new(),
+            });
+        }
+    }
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT tp.tid, tp.pid FROM affected_t a JOIN scan_target_pkgs tp ON tp.tid = a.tid",
+            )
+            .map_err(backend("list packages of affected digests"))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(backend("list packages of affected digests"))?;
+        for row in rows {
+            let (tid, pid) = row.map_err(backend("list packages of affected digests"))?;
+            if let Some(t) = index.get(&tid).and_then(|i| out.targets.get_mut(*i)) {
+                t.packages.push(pid);
+            }
+        }
+    }
+    if !out.targets.is_empty() {
+        let mut stmt = tx
+            .prepare_cached("SELECT pid, qid, name, version FROM scan_pkgs")
+            .map_err(backend("read package rows"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    PackageRow {
+                        qid: r.get(1)?,
+                        name: r.get(2)?,
+                        version: r.get(3)?,
+                    },
+                ))
+            })
+            .map_err(backend("read package rows"))?;
+        for row in rows {
+            let (pid, p) = row.map_err(backend("read package rows"))?;
+            out.packages.insert(pid, p);
+        }
+    }
+    tx.execute_batch("DELETE FROM changed_q; DELETE FROM affected_t;")
         .map_err(backend("clear changed lookups"))?;
     tx.commit().map_err(backend("end target lookup"))?;
-    let mut by_tid: BTreeMap<i64, TargetPackages> = BTreeMap::new();
-    let mut digests: HashMap<String, caisson_oci::Digest> = HashMap::new();
-    for (tid, repo, digest, qid, name, version, purl) in rows {
-        let d = match digests.get(&digest) {
-            Some(d) => d.clone(),
-            None => {
-                let d = parse_digest(&digest)?;
-                digests.insert(digest.clone(), d.clone());
-                d
-            }
-        };
-        by_tid
-            .entry(tid)
-            .or_insert_with(|| TargetPackages {
-                repo,
-                digest: d,
-                packages: Vec::new(),
-            })
-            .packages
-            .push((qid, name, version, purl));
-    }
-    Ok(by_tid.into_values().collect())
+    Ok(out)
 }
 
 pub fn set_matches(c: &mut Connection, updates: &[(i64, Vec<MatchedVuln>)]) -> Result<()> {
@@ -759,15 +793,10 @@ impl ScanStore for super::SqliteMetaStore {
     }
     async fn add_scan_history(
         &self,
-        repo: &str,
-        digest: &caisson_oci::Digest,
-        entry: HistoryEntry,
+        entries: Vec<(String, caisson_oci::Digest, HistoryEntry)>,
     ) -> Result<()> {
-        let (r, d) = (repo.to_string(), digest.to_string());
-        self.run("append scan history", move |c| {
-            add_history(c, &r, &d, &entry)
-        })
-        .await
+        self.run("append scan history", move |c| add_history(c, &entries))
+            .await
     }
     async fn scan_history(
         &self,
@@ -785,7 +814,7 @@ impl ScanStore for super::SqliteMetaStore {
     async fn all_queries(&self) -> Result<Vec<StoredQuery>> {
         self.run("list lookups", all_queries).await
     }
-    async fn targets_with_queries(&self, qids: Vec<i64>) -> Result<Vec<TargetPackages>> {
+    async fn targets_with_queries(&self, qids: Vec<i64>) -> Result<AffectedTargets> {
         self.run("list affected digests", move |c| targets_with(c, &qids))
             .await
     }

@@ -178,13 +178,7 @@ async fn repo_post<B: BlobStore, M: MetaStore>(
     if what != "scan" {
         return Err(not_found(format!("no such scan action: {what}")));
     }
-    let rec = reg.meta.get_manifest(&name, &d).await?;
-    let queued = match rec {
-        Some(r) if super::is_scannable(&r) => {
-            u64::from(reg.enqueue_scan(&name, &d, "on-demand").await?.is_some())
-        }
-        _ => reg.queue_for_scan(&name, &d, "on-demand").await?,
-    };
+    let queued = reg.queue_for_scan(&name, &d, "on-demand", true).await?;
     reg.audit(
         &c.actor(),
         &c.source,

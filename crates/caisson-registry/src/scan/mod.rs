@@ -276,36 +276,43 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             tag,
             media_type: media_type_.to_string(),
         });
-        if let Err(e) = self.queue_for_scan(repo, digest, "push").await {
+        if let Err(e) = self.queue_for_scan(repo, digest, "push", false).await {
             tracing::error!("could not queue a scan of {repo}@{digest}: {e}");
         }
     }
 
-    /// Queues `repo@digest` if it is an image, or its children if it is an index.
+    /// Queues `repo@digest` if it is an image, or its platform manifests if
+    /// it is an index. Without `force`, digests already scanned are skipped
+    /// (a re-push or a pull of a scanned image queues nothing).
     pub(crate) async fn queue_for_scan(
         &self,
         repo: &str,
         digest: &Digest,
         reason: &str,
+        force: bool,
     ) -> Result<u64, StoreError> {
         let Some(rec) = self.meta.get_manifest(repo, digest).await? else {
             return Ok(0);
         };
+        let mut candidates = Vec::new();
         if is_scannable(&rec) {
-            return Ok(u64::from(
-                self.enqueue_scan(repo, digest, reason).await?.is_some(),
-            ));
-        }
-        let mut n = 0;
-        if media_type::is_index(&rec.media_type) && rec.subject.is_none() {
+            candidates.push(rec.digest.clone());
+        } else if media_type::is_index(&rec.media_type) && rec.subject.is_none() {
             for r in rec.refs.iter().filter(|r| r.kind == RefKind::Manifest) {
                 if let Some(child) = self.meta.get_manifest(repo, &r.digest).await? {
-                    if is_scannable(&child)
-                        && self.enqueue_scan(repo, &r.digest, reason).await?.is_some()
-                    {
-                        n += 1;
+                    if is_scannable(&child) {
+                        candidates.push(child.digest);
                     }
                 }
+            }
+        }
+        let mut n = 0;
+        for d in candidates {
+            if !force && self.meta.scan_record(repo, &d).await?.is_some() {
+                continue;
+            }
+            if self.enqueue_scan(repo, &d, reason).await?.is_some() {
+                n += 1;
             }
         }
         Ok(n)
@@ -313,14 +320,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
 
     /// After a manifest GET: a digest never scanned is queued (lazy scan).
     pub(crate) async fn on_manifest_pulled(&self, repo: &str, digest: &Digest) {
-        let result = async {
-            if self.meta.scan_record(repo, digest).await?.is_some() {
-                return Ok(0);
-            }
-            self.queue_for_scan(repo, digest, "pull").await
-        }
-        .await;
-        if let Err(e) = result {
+        if let Err(e) = self.queue_for_scan(repo, digest, "pull", false).await {
             tracing::error!("could not queue a lazy scan of {repo}@{digest}: {e}");
         }
     }

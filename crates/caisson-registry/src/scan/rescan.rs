@@ -10,8 +10,8 @@ use std::time::Instant;
 use caisson_advisory::Database;
 use caisson_match::query::Query;
 use caisson_registry_store::{
-    now_ms, BlobStore, HistoryEntry, MatchedVuln, MetaStore, PackageQuery, StoreError,
-    TargetPackages,
+    now_ms, AffectedTargets, BlobStore, HistoryEntry, MatchedVuln, MetaStore, PackageQuery,
+    StoreError,
 };
 use serde::Serialize;
 
@@ -44,9 +44,86 @@ pub enum RescanError {
     Task(String),
 }
 
-/// Matches lookups against `db` (blocking). A lookup with no ecosystem (a
-/// package with no advisory data) matches nothing.
+/// Matches lookups against `db` (blocking), on every core: the lookups are
+/// split at (ecosystem, name) boundaries into one slice per thread, each
+/// thread with its own connection (queries and record decoding are
+/// serialised per connection). A lookup with no ecosystem (a package with
+/// no advisory data) matches nothing.
 pub fn match_lookups(
+    db: &Database,
+    lookups: &[PackageQuery],
+) -> Result<Vec<Vec<MatchedVuln>>, caisson_match::MatchError> {
+    let key = |i: usize| {
+        lookups
+            .get(i)
+            .map_or(("", ""), |l| (l.ecosystem.as_str(), l.name.as_str()))
+    };
+    let mut order: Vec<usize> = (0..lookups.len()).collect();
+    order.sort_by(|a, b| key(*a).cmp(&key(*b)));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let target = order.len().div_ceil(threads).max(1);
+    let mut chunks: Vec<&[usize]> = Vec::new();
+    let mut rest: &[usize] = &order;
+    while !rest.is_empty() {
+        let mut cut = target.min(rest.len());
+        // Keep one name's lookups together (one advisory fetch per name).
+        while let (Some(x), Some(y)) = (rest.get(cut - 1), rest.get(cut)) {
+            if key(*x) != key(*y) {
+                break;
+            }
+            cut += 1;
+        }
+        let (head, tail) = rest.split_at(cut);
+        chunks.push(head);
+        rest = tail;
+    }
+    let dir = db.path().parent().map(std::path::Path::to_path_buf);
+    let results: Vec<Result<Vec<(usize, Vec<MatchedVuln>)>, caisson_match::MatchError>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .iter()
+                .map(|chunk| {
+                    let dir = dir.clone();
+                    scope.spawn(move || {
+                        let own = dir.and_then(|d| Database::open(d).ok());
+                        let conn = own.as_ref().unwrap_or(db);
+                        let part: Vec<PackageQuery> = chunk
+                            .iter()
+                            .filter_map(|i| lookups.get(*i).cloned())
+                            .collect();
+                        let matched = match_slice(conn, &part)?;
+                        Ok(chunk.iter().copied().zip(matched).collect())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(caisson_match::MatchError::Source {
+                            ecosystem: String::new(),
+                            name: String::new(),
+                            source: "a matching thread panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
+    let mut out = vec![Vec::new(); lookups.len()];
+    for r in results {
+        for (i, m) in r? {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = m;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn match_slice(
     db: &Database,
     lookups: &[PackageQuery],
 ) -> Result<Vec<Vec<MatchedVuln>>, caisson_match::MatchError> {
@@ -98,49 +175,48 @@ pub struct TargetChange {
     pub added: Vec<String>,
     pub removed: Vec<String>,
     pub new_critical: Vec<String>,
-    pub findings: usize,
 }
 
-type Key = (String, String, String, String);
-
-/// Findings (id, package, version, severity) of each affected digest before
-/// and after, from the old and new matches of its lookups (pure).
+/// Findings of each affected digest before and after, from the old and new
+/// matches of its packages' lookups (pure). A finding is (package row,
+/// vulnerability id, severity); nothing is allocated per finding.
 pub fn diff_targets(
-    targets: &[TargetPackages],
+    affected: &AffectedTargets,
     old: &HashMap<i64, Option<Vec<MatchedVuln>>>,
     new: &HashMap<i64, Vec<MatchedVuln>>,
 ) -> Vec<TargetChange> {
     let mut out = Vec::new();
-    for t in targets {
-        let mut before: BTreeSet<Key> = BTreeSet::new();
-        let mut after: BTreeSet<Key> = BTreeSet::new();
-        for (qid, name, version, _purl) in &t.packages {
-            let old_m = old.get(qid).and_then(|m| m.as_deref()).unwrap_or(&[]);
-            let new_m = new.get(qid).map(Vec::as_slice).unwrap_or(old_m);
-            for v in old_m {
-                before.insert((
-                    v.id.clone(),
-                    name.clone(),
-                    version.clone(),
-                    v.severity.clone(),
-                ));
+    let mut before: Vec<(i64, &str, &str)> = Vec::new();
+    let mut after: Vec<(i64, &str, &str)> = Vec::new();
+    for t in &affected.targets {
+        before.clear();
+        after.clear();
+        for pid in &t.packages {
+            let Some(row) = affected.packages.get(pid) else {
+                continue;
+            };
+            let (Some(old_m), Some(new_m)) = (old.get(&row.qid), new.get(&row.qid)) else {
+                // Lookup unchanged: the same findings before and after.
+                continue;
+            };
+            for v in old_m.as_deref().unwrap_or(&[]) {
+                before.push((*pid, &v.id, &v.severity));
             }
             for v in new_m {
-                after.insert((
-                    v.id.clone(),
-                    name.clone(),
-                    version.clone(),
-                    v.severity.clone(),
-                ));
+                after.push((*pid, &v.id, &v.severity));
             }
         }
+        before.sort_unstable();
+        before.dedup();
+        after.sort_unstable();
+        after.dedup();
         if before == after {
             continue;
         }
-        let ids = |s: &BTreeSet<Key>, crit: bool| -> BTreeSet<String> {
+        let ids = |s: &[(i64, &str, &str)], crit: bool| -> BTreeSet<String> {
             s.iter()
-                .filter(|k| !crit || k.3 == "CRITICAL")
-                .map(|k| k.0.clone())
+                .filter(|k| !crit || k.2 == "CRITICAL")
+                .map(|k| k.1.to_string())
                 .collect()
         };
         let (b, a) = (ids(&before, false), ids(&after, false));
@@ -151,7 +227,6 @@ pub fn diff_targets(
             added: a.difference(&b).cloned().collect(),
             removed: b.difference(&a).cloned().collect(),
             new_critical: ac.difference(&bc).cloned().collect(),
-            findings: after.len(),
         });
     }
     out
@@ -187,35 +262,45 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             report.elapsed_ms = start.elapsed().as_millis();
             return Ok(report);
         }
-        let targets = self
+        let affected = self
             .meta
             .targets_with_queries(new.keys().copied().collect())
             .await?;
-        report.affected_digests = targets.len();
-        let changes = diff_targets(&targets, &old, &new);
+        report.affected_digests = affected.targets.len();
+        let (old, new, changes) = tokio::task::spawn_blocking(move || {
+            let changes = diff_targets(&affected, &old, &new);
+            (old, new, changes)
+        })
+        .await
+        .map_err(|e| RescanError::Task(e.to_string()))?;
+        drop(old);
         self.meta
             .set_query_matches(new.into_iter().collect())
             .await?;
         report.changed_digests = changes.len();
         let db_built = db.info.built_at;
-        for c in changes {
-            self.meta
-                .add_scan_history(
-                    &c.repo,
-                    &c.digest,
+        let now = now_ms();
+        let history = changes
+            .iter()
+            .map(|c| {
+                (
+                    c.repo.clone(),
+                    c.digest.clone(),
                     HistoryEntry {
-                        time_ms: now_ms(),
+                        time_ms: now,
                         kind: "rescan".into(),
                         detail: serde_json::json!({
                             "added": c.added,
                             "removed": c.removed,
                             "new_critical": c.new_critical,
-                            "findings": c.findings,
                             "db_built_at": db_built,
                         }),
                     },
                 )
-                .await?;
+            })
+            .collect();
+        self.meta.add_scan_history(history).await?;
+        for c in changes {
             self.publish(RegistryEvent::FindingsChanged {
                 repo: c.repo,
                 digest: c.digest,

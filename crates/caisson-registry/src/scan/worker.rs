@@ -130,7 +130,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         };
         if !super::is_scannable(&rec) {
             // An index queued on demand: queue its platform manifests.
-            self.queue_for_scan(&job.repo, &job.digest, &job.reason)
+            self.queue_for_scan(&job.repo, &job.digest, &job.reason, true)
                 .await?;
             return Ok(());
         }
