@@ -190,18 +190,19 @@ pub fn match_queries(
     let mut out = Vec::with_capacity(queries.len());
     for q in queries {
         let key = (q.ecosystem.as_str(), q.name.as_str());
-        if !cache.contains_key(&key) {
-            let advisories =
-                source
-                    .advisories(&q.ecosystem, &q.name)
-                    .map_err(|source| MatchError::Source {
+        let advisories = match cache.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(source.advisories(&q.ecosystem, &q.name).map_err(|source| {
+                    MatchError::Source {
                         ecosystem: q.ecosystem.clone(),
                         name: q.name.clone(),
                         source,
-                    })?;
-            cache.insert(key, advisories);
-        }
-        let advisories = cache.get(&key).map(Vec::as_slice).unwrap_or_default();
+                    }
+                })?)
+            }
+        };
+        let advisories: &[Advisory] = advisories;
         if advisories.is_empty() {
             out.push(Vec::new());
             continue;

@@ -250,8 +250,9 @@ fn main() {
             }
         }
         println!(
-            "{label:>8}: {secs:6.2} s  lookups {} changed {} | images affected {} changed {} | events {n}",
-            r.lookups, r.changed_lookups, r.affected_digests, r.changed_digests
+            "{label:>8}: {secs:6.2} s  lookups {} changed {} | images affected {} changed {} | events {n} | match {} ms, load {} ms, diff {} ms, store {} ms",
+            r.lookups, r.changed_lookups, r.affected_digests, r.changed_digests,
+            r.match_ms, r.load_ms, r.diff_ms, r.store_ms
         );
         secs
     };

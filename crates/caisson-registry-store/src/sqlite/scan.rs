@@ -1,8 +1,6 @@
 //! SQL for the scan queue, scanned packages, lookup matches, history and
 //! namespace scan settings (see [`crate::scan`] for the layout).
 
-use std::collections::HashMap;
-
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{backend, parse_digest};
@@ -20,7 +18,7 @@ CREATE INDEX IF NOT EXISTS scan_jobs_target ON scan_jobs(repo, digest);
 CREATE TABLE IF NOT EXISTS scan_targets (
   tid INTEGER PRIMARY KEY, repo TEXT NOT NULL, digest TEXT NOT NULL, state TEXT NOT NULL,
   reason TEXT, sbom_digest TEXT, sbom_manifest TEXT, scanned_ms INTEGER NOT NULL,
-  packages INTEGER NOT NULL, UNIQUE (repo, digest));
+  packages INTEGER NOT NULL, pids BLOB, UNIQUE (repo, digest));
 CREATE TABLE IF NOT EXISTS scan_queries (
   qid INTEGER PRIMARY KEY, ecosystem TEXT NOT NULL, scheme TEXT NOT NULL, name TEXT NOT NULL,
   version TEXT NOT NULL, matched TEXT, UNIQUE (ecosystem, name, version));
@@ -251,6 +249,7 @@ pub fn record(
         let mut link = tx
             .prepare_cached("INSERT OR IGNORE INTO scan_target_pkgs(tid, pid) VALUES (?1, ?2)")
             .map_err(backend("link package"))?;
+        let mut pids: Vec<u8> = Vec::with_capacity(packages.len() * 8);
         for p in packages {
             let q = &p.query;
             ins_q
@@ -267,7 +266,15 @@ pub fn record(
                 .map_err(backend("read package"))?;
             link.execute(params![tid, pid])
                 .map_err(backend("link package"))?;
+            pids.extend_from_slice(&pid.to_le_bytes());
         }
+        // The same list packed in the target row: a re-scan reads one row
+        // per digest instead of one per package.
+        tx.execute(
+            "UPDATE scan_targets SET pids = ?2 WHERE tid = ?1",
+            params![tid, pids],
+        )
+        .map_err(backend("store package list"))?;
     }
     insert_history(&tx, &rec.repo, &digest, history)?;
     tx.commit().map_err(backend("commit scan record"))?;
@@ -525,55 +532,60 @@ pub fn targets_with(c: &mut Connection, qids: &[i64]) -> Result<AffectedTargets>
                 .map_err(backend("prepare changed lookups"))?;
         }
     }
-    tx.execute(
-        "INSERT OR IGNORE INTO affected_t(tid)
-           SELECT tp.tid FROM changed_q c JOIN scan_pkgs p ON p.qid = c.qid
-             JOIN scan_target_pkgs tp ON tp.pid = p.pid",
-        [],
-    )
-    .map_err(backend("list affected digests"))?;
+    let lookups: i64 = tx
+        .query_row("SELECT COUNT(*) FROM scan_queries", [], |r| r.get(0))
+        .map_err(backend("count lookups"))?;
+    // Many lookups changed (a first database, a big update): reading every
+    // digest sequentially beats an index probe per package row; digests
+    // without a changed lookup come out unchanged from the diff.
+    let everything = i64::try_from(qids.len())
+        .unwrap_or(i64::MAX)
+        .saturating_mul(5)
+        >= lookups;
+    if !everything {
+        tx.execute(
+            "INSERT OR IGNORE INTO affected_t(tid)
+               SELECT tp.tid FROM changed_q c JOIN scan_pkgs p ON p.qid = c.qid
+                 JOIN scan_target_pkgs tp ON tp.pid = p.pid",
+            [],
+        )
+        .map_err(backend("list affected digests"))?;
+    }
     let mut out = AffectedTargets::default();
-    let mut index: HashMap<i64, usize> = HashMap::new();
     {
         let mut stmt = tx
-            .prepare_cached(
-                "SELECT t.tid, t.repo, t.digest FROM affected_t a JOIN scan_targets t ON t.tid = a.tid
-                  ORDER BY t.tid",
-            )
+            .prepare_cached(if everything {
+                "SELECT tid, repo, digest, pids FROM scan_targets ORDER BY tid"
+            } else {
+                "SELECT t.tid, t.repo, t.digest, t.pids FROM affected_t a
+                   JOIN scan_targets t ON t.tid = a.tid ORDER BY t.tid"
+            })
             .map_err(backend("list affected digests"))?;
         let rows = stmt
             .query_map([], |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
+                    r.get::<_, Option<Vec<u8>>>(3)?,
                 ))
             })
             .map_err(backend("list affected digests"))?;
         for row in rows {
-            let (tid, repo, digest) = row.map_err(backend("list affected digests"))?;
-            index.insert(tid, out.targets.len());
+            let (repo, digest, pids) = row.map_err(backend("list affected digests"))?;
+            let packages = pids
+                .unwrap_or_default()
+                .chunks_exact(8)
+                .map(|c| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(c);
+                    i64::from_le_bytes(b)
+                })
+                .collect();
             out.targets.push(TargetPackages {
                 repo,
                 digest: parse_digest(&digest)?,
-                packages: Vec::new(),
+                packages,
             });
-        }
-    }
-    {
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT tp.tid, tp.pid FROM affected_t a JOIN scan_target_pkgs tp ON tp.tid = a.tid",
-            )
-            .map_err(backend("list packages of affected digests"))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-            .map_err(backend("list packages of affected digests"))?;
-        for row in rows {
-            let (tid, pid) = row.map_err(backend("list packages of affected digests"))?;
-            if let Some(t) = index.get(&tid).and_then(|i| out.targets.get_mut(*i)) {
-                t.packages.push(pid);
-            }
         }
     }
     if !out.targets.is_empty() {

@@ -178,8 +178,10 @@ pub struct ScanHub {
     pub(crate) wake: Notify,
     pub(crate) paused: AtomicBool,
     pub(crate) db: tokio::sync::RwLock<Option<OpenDb>>,
-    /// One re-scan at a time.
-    pub(crate) rescan_lock: tokio::sync::Mutex<()>,
+    /// One re-scan at a time; holds the stamp of the database the last
+    /// successful re-scan used (`None`: none since start, so the first
+    /// watcher tick re-scans and catches a database swapped while down).
+    pub(crate) rescan_lock: tokio::sync::Mutex<Option<DbStamp>>,
 }
 
 /// An opened advisory database and the file stamp it was opened at.
@@ -206,7 +208,7 @@ impl ScanHub {
             wake: Notify::new(),
             paused: AtomicBool::new(config.start_paused),
             db: tokio::sync::RwLock::new(None),
-            rescan_lock: tokio::sync::Mutex::new(()),
+            rescan_lock: tokio::sync::Mutex::new(None),
         }
     }
 }
@@ -380,18 +382,15 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         }
     }
 
-    /// Whether the database file changed since it was last opened.
+    /// Whether the database file differs from the one the last re-scan used.
     async fn db_changed(&self) -> bool {
         let Some(dir) = self.config.scan.db_dir.as_ref() else {
             return false;
         };
-        let stamp = stamp_of(&db_file(dir));
-        let cur = self.scan.db.read().await;
-        match (cur.as_ref(), stamp) {
-            (Some(c), Some(s)) => c.stamp != s,
-            (None, Some(_)) => true,
-            _ => false,
-        }
+        let Some(stamp) = stamp_of(&db_file(dir)) else {
+            return false;
+        };
+        self.scan.rescan_lock.lock().await.as_ref() != Some(&stamp)
     }
 
     /// The namespace's threshold (lowercase), default [`DEFAULT_THRESHOLD`].
@@ -482,8 +481,6 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             tokio::spawn(async move { reg.worker_loop(i).await });
         }
         if self.config.scan.db_dir.is_some() {
-            // Open once now so the first swap is detected as a change.
-            let _ = self.advisory_db().await;
             let reg = self.clone();
             tokio::spawn(async move { reg.db_watch_loop().await });
         }

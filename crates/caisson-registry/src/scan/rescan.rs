@@ -30,6 +30,12 @@ pub struct RescanReport {
     /// Digests whose findings changed (one event each).
     pub changed_digests: usize,
     pub elapsed_ms: u128,
+    /// Time spent matching lookups, loading affected digests, diffing, and
+    /// storing matches, history and events.
+    pub match_ms: u128,
+    pub load_ms: u128,
+    pub diff_ms: u128,
+    pub store_ms: u128,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,37 +87,37 @@ pub fn match_lookups(
         rest = tail;
     }
     let dir = db.path().parent().map(std::path::Path::to_path_buf);
-    let results: Vec<Result<Vec<(usize, Vec<MatchedVuln>)>, caisson_match::MatchError>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .iter()
-                .map(|chunk| {
-                    let dir = dir.clone();
-                    scope.spawn(move || {
-                        let own = dir.and_then(|d| Database::open(d).ok());
-                        let conn = own.as_ref().unwrap_or(db);
-                        let part: Vec<PackageQuery> = chunk
-                            .iter()
-                            .filter_map(|i| lookups.get(*i).cloned())
-                            .collect();
-                        let matched = match_slice(conn, &part)?;
-                        Ok(chunk.iter().copied().zip(matched).collect())
+    type Part = Result<Vec<(usize, Vec<MatchedVuln>)>, caisson_match::MatchError>;
+    let results: Vec<Part> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                let dir = dir.clone();
+                scope.spawn(move || {
+                    let own = dir.and_then(|d| Database::open(d).ok());
+                    let conn = own.as_ref().unwrap_or(db);
+                    let part: Vec<PackageQuery> = chunk
+                        .iter()
+                        .filter_map(|i| lookups.get(*i).cloned())
+                        .collect();
+                    let matched = match_slice(conn, &part)?;
+                    Ok(chunk.iter().copied().zip(matched).collect())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(caisson_match::MatchError::Source {
+                        ecosystem: String::new(),
+                        name: String::new(),
+                        source: "a matching thread panicked".into(),
                     })
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(caisson_match::MatchError::Source {
-                            ecosystem: String::new(),
-                            name: String::new(),
-                            source: "a matching thread panicked".into(),
-                        })
-                    })
-                })
-                .collect()
-        });
+            })
+            .collect()
+    });
     let mut out = vec![Vec::new(); lookups.len()];
     for r in results {
         for (i, m) in r? {
@@ -184,13 +190,15 @@ pub fn diff_targets(
     affected: &AffectedTargets,
     old: &HashMap<i64, Option<Vec<MatchedVuln>>>,
     new: &HashMap<i64, Vec<MatchedVuln>>,
-) -> Vec<TargetChange> {
+) -> (Vec<TargetChange>, usize) {
     let mut out = Vec::new();
+    let mut touched = 0;
     let mut before: Vec<(i64, &str, &str)> = Vec::new();
     let mut after: Vec<(i64, &str, &str)> = Vec::new();
     for t in &affected.targets {
         before.clear();
         after.clear();
+        let mut any = false;
         for pid in &t.packages {
             let Some(row) = affected.packages.get(pid) else {
                 continue;
@@ -199,6 +207,7 @@ pub fn diff_targets(
                 // Lookup unchanged: the same findings before and after.
                 continue;
             };
+            any = true;
             for v in old_m.as_deref().unwrap_or(&[]) {
                 before.push((*pid, &v.id, &v.severity));
             }
@@ -206,6 +215,7 @@ pub fn diff_targets(
                 after.push((*pid, &v.id, &v.severity));
             }
         }
+        touched += usize::from(any);
         before.sort_unstable();
         before.dedup();
         after.sort_unstable();
@@ -229,24 +239,26 @@ pub fn diff_targets(
             new_critical: ac.difference(&bc).cloned().collect(),
         });
     }
-    out
+    (out, touched)
 }
 
 impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     /// Re-matches every stored SBOM's packages against the current database.
     pub async fn rescan(&self) -> Result<RescanReport, RescanError> {
-        let _one = self.scan.rescan_lock.lock().await;
+        let mut last = self.scan.rescan_lock.lock().await;
         let start = Instant::now();
         let db = self.advisory_db().await.ok_or(RescanError::NoDatabase)?;
         let stored = self.meta.all_queries().await?;
         let lookups: Vec<PackageQuery> = stored.iter().map(|q| q.query.clone()).collect();
         let database = db.db.clone();
+        let phase = Instant::now();
         let matched = tokio::task::spawn_blocking(move || match_lookups(&database, &lookups))
             .await
             .map_err(|e| RescanError::Task(e.to_string()))?
             .map_err(RescanError::Match)?;
         let mut report = RescanReport {
             lookups: stored.len(),
+            match_ms: phase.elapsed().as_millis(),
             ..RescanReport::default()
         };
         let mut old: HashMap<i64, Option<Vec<MatchedVuln>>> = HashMap::new();
@@ -259,20 +271,26 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         }
         report.changed_lookups = new.len();
         if new.is_empty() {
+            *last = Some(db.stamp.clone());
             report.elapsed_ms = start.elapsed().as_millis();
             return Ok(report);
         }
+        let phase = Instant::now();
         let affected = self
             .meta
             .targets_with_queries(new.keys().copied().collect())
             .await?;
-        report.affected_digests = affected.targets.len();
-        let (old, new, changes) = tokio::task::spawn_blocking(move || {
-            let changes = diff_targets(&affected, &old, &new);
-            (old, new, changes)
+        report.load_ms = phase.elapsed().as_millis();
+        let phase = Instant::now();
+        let (old, new, changes, touched) = tokio::task::spawn_blocking(move || {
+            let (changes, touched) = diff_targets(&affected, &old, &new);
+            (old, new, changes, touched)
         })
         .await
         .map_err(|e| RescanError::Task(e.to_string()))?;
+        report.affected_digests = touched;
+        report.diff_ms = phase.elapsed().as_millis();
+        let phase = Instant::now();
         drop(old);
         self.meta
             .set_query_matches(new.into_iter().collect())
@@ -309,6 +327,8 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                 new_critical: c.new_critical,
             });
         }
+        *last = Some(db.stamp.clone());
+        report.store_ms = phase.elapsed().as_millis();
         report.elapsed_ms = start.elapsed().as_millis();
         Ok(report)
     }
