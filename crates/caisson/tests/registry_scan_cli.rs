@@ -224,7 +224,7 @@ fn registry_status_and_scan_commands() {
     assert_eq!(v["queued"], 1, "{v}");
 
     // Wrong credentials: the API's 401 is the error.
-    let bad = write_auth_file(&tmp.path().join("bad"), &s.host, "admin", "wrong");
+    let bad = write_auth_file(tmp.path(), &s.host, "admin", "wrong");
     let out = caisson(&["registry", "status", &reference, &insecure], &bad);
     assert!(!out.status.success());
     assert!(

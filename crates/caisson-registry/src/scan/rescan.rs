@@ -11,7 +11,7 @@ use caisson_advisory::Database;
 use caisson_match::query::Query;
 use caisson_registry_store::{
     now_ms, AffectedTargets, BlobStore, HistoryEntry, MatchedVuln, MetaStore, PackageQuery,
-    StoreError,
+    StoreError, TargetPackages,
 };
 use serde::Serialize;
 
@@ -185,59 +185,115 @@ pub struct TargetChange {
 
 /// Findings of each affected digest before and after, from the old and new
 /// matches of its packages' lookups (pure). A finding is (package row,
-/// vulnerability id, severity); nothing is allocated per finding.
+/// vulnerability id, severity) with ids interned to integers once, so the
+/// per-digest work allocates nothing per finding; digests are diffed on
+/// every core. Returns the changes and how many digests held a changed
+/// lookup.
 pub fn diff_targets(
     affected: &AffectedTargets,
     old: &HashMap<i64, Option<Vec<MatchedVuln>>>,
     new: &HashMap<i64, Vec<MatchedVuln>>,
 ) -> (Vec<TargetChange>, usize) {
-    let mut out = Vec::new();
-    let mut touched = 0;
-    let mut before: Vec<(i64, &str, &str)> = Vec::new();
-    let mut after: Vec<(i64, &str, &str)> = Vec::new();
-    for t in &affected.targets {
-        before.clear();
-        after.clear();
+    // Interned ids and severities of every changed lookup, old and new.
+    let mut names: Vec<&str> = Vec::new();
+    let mut index: HashMap<&str, u32> = HashMap::new();
+    fn intern<'a>(index: &mut HashMap<&'a str, u32>, names: &mut Vec<&'a str>, id: &'a str) -> u32 {
+        *index.entry(id).or_insert_with(|| {
+            names.push(id);
+            u32::try_from(names.len() - 1).unwrap_or(u32::MAX)
+        })
+    }
+    let sev = |s: &str| super::severity_rank(s).unwrap_or(0) as u8;
+    type Interned = Vec<(u32, u8)>;
+    let mut old_i: HashMap<i64, Interned> = HashMap::new();
+    let mut new_i: HashMap<i64, Interned> = HashMap::new();
+    for (qid, m) in new {
+        new_i.insert(
+            *qid,
+            m.iter()
+                .map(|v| (intern(&mut index, &mut names, &v.id), sev(&v.severity)))
+                .collect(),
+        );
+        let o = old.get(qid).and_then(|m| m.as_deref()).unwrap_or(&[]);
+        old_i.insert(
+            *qid,
+            o.iter()
+                .map(|v| (intern(&mut index, &mut names, &v.id), sev(&v.severity)))
+                .collect(),
+        );
+    }
+    let critical = u8::try_from(super::SEVERITIES.len() - 1).unwrap_or(u8::MAX);
+    let one = |t: &TargetPackages| -> Option<(Option<TargetChange>, bool)> {
+        let mut before: Vec<(i64, u32, u8)> = Vec::new();
+        let mut after: Vec<(i64, u32, u8)> = Vec::new();
         let mut any = false;
         for pid in &t.packages {
             let Some(row) = affected.packages.get(pid) else {
                 continue;
             };
-            let (Some(old_m), Some(new_m)) = (old.get(&row.qid), new.get(&row.qid)) else {
+            let (Some(o), Some(n)) = (old_i.get(&row.qid), new_i.get(&row.qid)) else {
                 // Lookup unchanged: the same findings before and after.
                 continue;
             };
             any = true;
-            for v in old_m.as_deref().unwrap_or(&[]) {
-                before.push((*pid, &v.id, &v.severity));
-            }
-            for v in new_m {
-                after.push((*pid, &v.id, &v.severity));
-            }
+            before.extend(o.iter().map(|(id, s)| (*pid, *id, *s)));
+            after.extend(n.iter().map(|(id, s)| (*pid, *id, *s)));
         }
-        touched += usize::from(any);
         before.sort_unstable();
         before.dedup();
         after.sort_unstable();
         after.dedup();
         if before == after {
-            continue;
+            return Some((None, any));
         }
-        let ids = |s: &[(i64, &str, &str)], crit: bool| -> BTreeSet<String> {
-            s.iter()
-                .filter(|k| !crit || k.2 == "CRITICAL")
-                .map(|k| k.1.to_string())
+        let ids = |v: &[(i64, u32, u8)], crit: bool| -> BTreeSet<u32> {
+            v.iter()
+                .filter(|k| !crit || k.2 >= critical)
+                .map(|k| k.1)
                 .collect()
+        };
+        let strings = |set: BTreeSet<u32>| -> Vec<String> {
+            let mut v: Vec<String> = set
+                .into_iter()
+                .filter_map(|i| names.get(i as usize).map(|s| (*s).to_string()))
+                .collect();
+            v.sort();
+            v
         };
         let (b, a) = (ids(&before, false), ids(&after, false));
         let (bc, ac) = (ids(&before, true), ids(&after, true));
-        out.push(TargetChange {
-            repo: t.repo.clone(),
-            digest: t.digest.clone(),
-            added: a.difference(&b).cloned().collect(),
-            removed: b.difference(&a).cloned().collect(),
-            new_critical: ac.difference(&bc).cloned().collect(),
-        });
+        Some((
+            Some(TargetChange {
+                repo: t.repo.clone(),
+                digest: t.digest.clone(),
+                added: strings(a.difference(&b).copied().collect()),
+                removed: strings(b.difference(&a).copied().collect()),
+                new_critical: strings(ac.difference(&bc).copied().collect()),
+            }),
+            any,
+        ))
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let per = affected.targets.len().div_ceil(threads).max(1);
+    let parts: Vec<Vec<(Option<TargetChange>, bool)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = affected
+            .targets
+            .chunks(per)
+            .map(|chunk| scope.spawn(|| chunk.iter().filter_map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut out = Vec::new();
+    let mut touched = 0;
+    for (change, any) in parts.into_iter().flatten() {
+        touched += usize::from(any);
+        out.extend(change);
     }
     (out, touched)
 }

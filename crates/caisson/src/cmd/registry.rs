@@ -18,8 +18,6 @@ use super::registry_args::RegistryArgs;
 pub struct RegistryCmdArgs {
     #[command(subcommand)]
     pub command: RegistryCommand,
-    #[command(flatten)]
-    pub registry: RegistryArgs,
     /// User for the registry API (default: from the auth files).
     #[arg(long, env = "CAISSON_USER", global = true)]
     pub user: Option<String>,
@@ -40,11 +38,15 @@ pub enum RegistryCommand {
         /// Exit 1 when the image is not healthy.
         #[arg(long)]
         exit_code: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
     /// Queue a scan of an image now (needs push permission).
     Scan {
         /// Image reference: host[:port]/repo[:tag|@digest].
         reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
 }
 
@@ -55,9 +57,9 @@ struct Api {
 }
 
 impl Api {
-    fn new(args: &RegistryCmdArgs, r: &Reference) -> anyhow::Result<Api> {
+    fn new(args: &RegistryCmdArgs, registry: &RegistryArgs, r: &Reference) -> anyhow::Result<Api> {
         let mut builder = reqwest::blocking::Client::builder();
-        if let Some(ca) = &args.registry.registry_ca {
+        if let Some(ca) = &registry.registry_ca {
             let pem = fs_err::read(ca)?;
             for c in reqwest::Certificate::from_pem_bundle(&pem)
                 .context("reading the registry CA certificates")?
@@ -65,8 +67,7 @@ impl Api {
                 builder = builder.add_root_certificate(c);
             }
         }
-        let insecure = args
-            .registry
+        let insecure = registry
             .insecure_registries
             .iter()
             .any(|h| h.eq_ignore_ascii_case(&r.registry));
@@ -186,15 +187,21 @@ pub fn render_status(h: &Value) -> String {
 }
 
 pub fn run(args: RegistryCmdArgs) -> anyhow::Result<ExitCode> {
-    let reference = match &args.command {
-        RegistryCommand::Status { reference, .. } | RegistryCommand::Scan { reference } => {
-            reference
+    let (reference, registry) = match &args.command {
+        RegistryCommand::Status {
+            reference,
+            registry,
+            ..
         }
+        | RegistryCommand::Scan {
+            reference,
+            registry,
+        } => (reference, registry),
     };
     let r: Reference = reference
         .parse()
         .with_context(|| format!("invalid image reference {reference:?}"))?;
-    let api = Api::new(&args, &r)?;
+    let api = Api::new(&args, registry, &r)?;
     use reqwest::Method as M;
     match &args.command {
         RegistryCommand::Status {
