@@ -19,6 +19,7 @@ use crate::{
 mod access;
 mod content;
 mod scan;
+mod scan_impl;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS repo_blobs (
