@@ -30,7 +30,7 @@ pub mod severity;
 pub mod vex;
 
 pub use ignore::{IgnoreEntry, IgnoreError, IgnoreFile};
-pub use matcher::{match_sbom, MatchError, MatchOutput};
+pub use matcher::{match_queries, match_sbom, MatchError, MatchOutput};
 pub use policy::{
     apply, parse_severities, Date, Policy, ScanResults, SuppressedFinding, Suppression,
 };

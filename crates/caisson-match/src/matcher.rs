@@ -91,8 +91,7 @@ pub fn match_sbom(
     scorer: &dyn CvssScorer,
 ) -> Result<MatchOutput, MatchError> {
     let mut out = MatchOutput::default();
-    let mut cache: HashMap<(String, String), Vec<Slot>> = HashMap::new();
-    let mut loaded: HashMap<u64, Rc<Advisory>> = HashMap::new();
+    let mut lookups = Lookups::new(source);
     let mut unsupported: BTreeSet<String> = BTreeSet::new();
     let mut bad_versions: BTreeSet<String> = BTreeSet::new();
 
@@ -105,42 +104,9 @@ pub fn match_sbom(
                 continue;
             }
         };
-        let source_error = |source| MatchError::Source {
-            ecosystem: q.ecosystem.clone(),
-            name: q.name.clone(),
-            source,
-        };
-        let key = (q.ecosystem.clone(), q.name.clone());
-        if !cache.contains_key(&key) {
-            let slots = candidates(source, &q).map_err(source_error)?;
-            cache.insert(key.clone(), slots);
-        }
-        let slots = cache.get(&key).map(Vec::as_slice).unwrap_or_default();
-        if !slots.is_empty() && parse_version(q.scheme, &q.version).is_none() {
+        let (hits, known) = lookups.hits(&q, &mut out.warnings)?;
+        if known && parse_version(q.scheme, &q.version).is_none() {
             bad_versions.insert(format!("{} {} ({})", p.name, q.version, q.scheme));
-        }
-        let mut installed = InstalledVersion::new(&q.version);
-        let mut hits = Vec::new();
-        for slot in slots {
-            if slot
-                .bounds
-                .as_ref()
-                .is_some_and(|b| b.excludes(&mut |s| installed.parsed(s)))
-            {
-                continue;
-            }
-            let adv = match &slot.record {
-                SlotRecord::Loaded(a) => Rc::clone(a),
-                SlotRecord::Stored(k) => match loaded.get(k) {
-                    Some(a) => Rc::clone(a),
-                    None => {
-                        let a = Rc::new(source.load(*k).map_err(source_error)?);
-                        loaded.insert(*k, Rc::clone(&a));
-                        a
-                    }
-                },
-            };
-            hits.extend(evaluate_record(&adv, &q, &mut out.warnings));
         }
         out.findings.extend(merge(hits, p, &q, scorer));
     }
@@ -180,6 +146,101 @@ pub fn match_sbom(
     keyed.sort_by(|(ka, a), (kb, b)| (ka, &a.package_id, &a.id).cmp(&(kb, &b.package_id, &b.id)));
     out.findings = keyed.into_iter().map(|(_, f)| f).collect();
     Ok(out)
+}
+
+/// Matches each distinct lookup once (the registry's re-scan: packages the
+/// stored SBOMs share are matched a single time). `out[i]` holds the findings
+/// of `queries[i]`, with the query's name and version as package name and
+/// installed version and an empty `package_id`; the caller maps them back
+/// onto its packages. Advisories are fetched once per (ecosystem, name).
+pub fn match_queries(
+    queries: &[Query],
+    source: &dyn AdvisorySource,
+    scorer: &dyn CvssScorer,
+) -> Result<(Vec<Vec<Finding>>, Vec<Warning>), MatchError> {
+    let mut warnings = Vec::new();
+    let mut lookups = Lookups::new(source);
+    let mut out = Vec::with_capacity(queries.len());
+    for q in queries {
+        let (hits, _) = lookups.hits(q, &mut warnings)?;
+        if hits.is_empty() {
+            out.push(Vec::new());
+            continue;
+        }
+        let p = Package::found(
+            caisson_model::PackageType::Python,
+            &q.name,
+            &q.version,
+            String::new(),
+            "",
+        );
+        let mut f = merge(hits, &p, q, scorer);
+        f.sort_by(|a, b| a.id.cmp(&b.id));
+        out.push(f);
+    }
+    warnings.sort_by(|a, b| (&a.code, &a.message).cmp(&(&b.code, &b.message)));
+    warnings.dedup();
+    Ok((out, warnings))
+}
+
+/// Candidates per (ecosystem, name) and records loaded once, for one run.
+struct Lookups<'s> {
+    source: &'s dyn AdvisorySource,
+    cache: HashMap<(String, String), Vec<Slot>>,
+    loaded: HashMap<u64, Rc<Advisory>>,
+}
+
+impl<'s> Lookups<'s> {
+    fn new(source: &'s dyn AdvisorySource) -> Self {
+        Lookups {
+            source,
+            cache: HashMap::new(),
+            loaded: HashMap::new(),
+        }
+    }
+
+    /// The records that affect `q`, and whether any record names the package.
+    fn hits(
+        &mut self,
+        q: &Query,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<(Vec<Hit>, bool), MatchError> {
+        let source_error = |source| MatchError::Source {
+            ecosystem: q.ecosystem.clone(),
+            name: q.name.clone(),
+            source,
+        };
+        let key = (q.ecosystem.clone(), q.name.clone());
+        if !self.cache.contains_key(&key) {
+            let slots = candidates(self.source, q).map_err(source_error)?;
+            self.cache.insert(key.clone(), slots);
+        }
+        let slots = self.cache.get(&key).map(Vec::as_slice).unwrap_or_default();
+        let mut installed = InstalledVersion::new(&q.version);
+        let mut hits = Vec::new();
+        for slot in slots {
+            if slot
+                .bounds
+                .as_ref()
+                .is_some_and(|b| b.excludes(&mut |s| installed.parsed(s)))
+            {
+                continue;
+            }
+            let adv = match &slot.record {
+                SlotRecord::Loaded(a) => Rc::clone(a),
+                SlotRecord::Stored(k) => match self.loaded.get(k) {
+                    Some(a) => Rc::clone(a),
+                    None => {
+                        let a = Rc::new(self.source.load(*k).map_err(source_error)?);
+                        self.loaded.insert(*k, Rc::clone(&a));
+                        a
+                    }
+                },
+            };
+            hits.extend(evaluate_record(&adv, q, warnings));
+        }
+        Ok((hits, !slots.is_empty()))
+    }
 }
 
 /// A candidate record for one (ecosystem, name), with its bounds parsed.

@@ -139,6 +139,11 @@ impl FsBlobStore {
 }
 
 impl BlobStore for FsBlobStore {
+    fn local_path(&self, digest: &Digest) -> Option<PathBuf> {
+        let p = self.blob_path(digest);
+        p.is_file().then_some(p)
+    }
+
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
         let p = self.blob_path(digest);
         match tokio::fs::metadata(&p).await {

@@ -26,7 +26,14 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
 pub mod fs;
+pub mod scan;
 pub mod sqlite;
+
+pub use scan::{
+    AffectedTargets, HistoryEntry, JobState, MatchedVuln, PackageQuery, PackageRow, QueueDepth,
+    ScanJob, ScanRecord, ScanState, ScanStore, ScannedPackage, SearchHit, StoredFinding,
+    StoredQuery, TargetPackages,
+};
 
 /// Errors of either store. Messages name the operation and its input.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +120,11 @@ pub trait BlobStore: Send + Sync + 'static {
     fn list(&self) -> impl Future<Output = Result<Vec<BlobInfo>>> + Send;
     /// Re-hashes a stored blob; `Some(false)` when its bytes no longer match.
     fn verify(&self, digest: &Digest) -> impl Future<Output = Result<Option<bool>>> + Send;
+    /// A file holding exactly the blob's bytes, when the backend has one
+    /// (lets the scanner read layers in place instead of copying them).
+    fn local_path(&self, _digest: &Digest) -> Option<std::path::PathBuf> {
+        None
+    }
 
     /// Starts an empty upload session.
     fn upload_start(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
@@ -262,8 +274,9 @@ pub struct Membership {
     pub role: Role,
 }
 
-/// Registry metadata and the access-control and audit tables.
-pub trait MetaStore: Send + Sync + 'static {
+/// Registry metadata and the access-control and audit tables; scanning
+/// state is its [`ScanStore`] side.
+pub trait MetaStore: ScanStore + Send + Sync + 'static {
     // -- repositories, blobs, manifests, tags
     /// Records that `repo` may serve `digest` (size is kept for quotas).
     fn link_blob(

@@ -52,27 +52,27 @@ pub fn routes<B: BlobStore, M: MetaStore>() -> Router<Arc<Registry<B, M>>> {
 }
 
 /// The caller of an API request.
-struct Caller {
-    principal: Principal,
-    source: String,
+pub(crate) struct Caller {
+    pub(crate) principal: Principal,
+    pub(crate) source: String,
 }
 
 impl Caller {
-    fn actor(&self) -> String {
+    pub(crate) fn actor(&self) -> String {
         self.principal.actor()
     }
 }
 
-fn bad(msg: impl Into<String>) -> ApiError {
+pub(crate) fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::new(Code::Denied, msg).with_status(StatusCode::BAD_REQUEST)
 }
 
-fn not_found(msg: impl Into<String>) -> ApiError {
+pub(crate) fn not_found(msg: impl Into<String>) -> ApiError {
     ApiError::new(Code::NameUnknown, msg).with_status(StatusCode::NOT_FOUND)
 }
 
 impl<B: BlobStore, M: MetaStore> Registry<B, M> {
-    async fn caller(&self, headers: &HeaderMap, source: String) -> ApiResult<Caller> {
+    pub(crate) async fn caller(&self, headers: &HeaderMap, source: String) -> ApiResult<Caller> {
         match self.authenticate(headers).await {
             Ok(a) if !matches!(a.principal, Principal::Anonymous) => Ok(Caller {
                 principal: a.principal,
@@ -99,7 +99,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         }
     }
 
-    async fn deny(&self, c: &Caller, action: &str, target: &str, why: &str) -> ApiError {
+    pub(crate) async fn deny(&self, c: &Caller, action: &str, target: &str, why: &str) -> ApiError {
         self.audit(&c.actor(), &c.source, action, target, Outcome::Denied, why)
             .await;
         ApiError::new(
@@ -108,7 +108,12 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         )
     }
 
-    async fn require_system_admin(&self, c: &Caller, action: &str, target: &str) -> ApiResult<()> {
+    pub(crate) async fn require_system_admin(
+        &self,
+        c: &Caller,
+        action: &str,
+        target: &str,
+    ) -> ApiResult<()> {
         if c.principal.is_system_admin() {
             return Ok(());
         }
@@ -131,7 +136,13 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             .map(|m| m.role))
     }
 
-    async fn require_role(&self, c: &Caller, ns: &str, min: Role, action: &str) -> ApiResult<()> {
+    pub(crate) async fn require_role(
+        &self,
+        c: &Caller,
+        ns: &str,
+        min: Role,
+        action: &str,
+    ) -> ApiResult<()> {
         if self
             .role_in(&c.principal, ns)
             .await?

@@ -21,6 +21,7 @@ pub mod gc;
 mod group_commit;
 mod manifests;
 pub mod route;
+pub mod scan;
 mod v2;
 
 use std::collections::HashMap;
@@ -58,6 +59,8 @@ pub struct Config {
     pub upload_ttl: Duration,
     /// Record one pull in N in the audit log (0 = none, 1 = all).
     pub pull_audit_every: u64,
+    /// Scan on push, re-scan, health.
+    pub scan: scan::ScanConfig,
 }
 
 impl Default for Config {
@@ -71,6 +74,7 @@ impl Default for Config {
             gc_grace: Duration::from_secs(3600),
             upload_ttl: Duration::from_secs(24 * 3600),
             pull_audit_every: 1,
+            scan: scan::ScanConfig::default(),
         }
     }
 }
@@ -87,6 +91,7 @@ pub struct Registry<B, M> {
     pub(crate) pull_counter: AtomicU64,
     pub(crate) auth_seen: Mutex<HashMap<String, Instant>>,
     pub(crate) audit_log: group_commit::GroupCommit,
+    pub(crate) scan: scan::ScanHub,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,13 +138,14 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         Registry {
             blobs,
             meta,
-            config,
             tokens,
             cred_cache: Mutex::new(HashMap::new()),
             gc_lock: tokio::sync::RwLock::new(()),
             pull_counter: AtomicU64::new(0),
             auth_seen: Mutex::new(HashMap::new()),
             audit_log: group_commit::GroupCommit::default(),
+            scan: scan::ScanHub::new(&config.scan),
+            config,
         }
     }
 
@@ -275,7 +281,10 @@ pub fn router<B: BlobStore, M: MetaStore>(reg: Arc<Registry<B, M>>) -> Router {
         .route("/v2/", any(v2::handle::<B, M>))
         .route("/v2/{*rest}", any(v2::handle::<B, M>))
         .route("/token", get(v2::token::<B, M>))
-        .nest("/api/v1", api::routes::<B, M>())
+        .nest(
+            "/api/v1",
+            api::routes::<B, M>().merge(scan::api::routes::<B, M>()),
+        )
         .layer(DefaultBodyLimit::disable())
         .with_state(reg)
 }

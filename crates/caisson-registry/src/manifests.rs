@@ -181,6 +181,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                 )
                 .await;
             }
+            self.on_manifest_pulled(name, &d).await;
             Response::new(Body::from(bytes))
         };
         set(&mut resp, "content-type", &rec.media_type);
@@ -263,6 +264,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         self.blobs.put(&d, bytes.clone()).await?;
         let ns = self.meta.get_namespace(namespace_of(name)).await?;
         let immutable = ns.is_some_and(|n| n.immutable_tags);
+        let media_type_pushed = parsed.media_type.clone();
         let record = ManifestRecord {
             repo: name.to_string(),
             digest: d.clone(),
@@ -313,6 +315,12 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             &detail,
         )
         .await;
+        let pushed_tag = match &r {
+            Reference::Tag(t) => Some(t.clone()),
+            Reference::Digest(_) => None,
+        };
+        self.on_manifest_pushed(name, &d, pushed_tag, &media_type_pushed)
+            .await;
         let mut resp = StatusCode::CREATED.into_response();
         set(&mut resp, "location", &format!("/v2/{name}/manifests/{d}"));
         set(&mut resp, "docker-content-digest", &d.to_string());
@@ -383,6 +391,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     &format!("untagged: {}", tags.join(",")),
                 )
                 .await;
+                self.on_manifest_deleted(name, &d).await;
             }
         }
         Ok(StatusCode::ACCEPTED.into_response())

@@ -18,6 +18,8 @@ use crate::{
 
 mod access;
 mod content;
+mod scan;
+mod scan_impl;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS repo_blobs (
@@ -84,6 +86,8 @@ impl SqliteMetaStore {
         .map_err(backend("configure metadata database"))?;
         conn.execute_batch(SCHEMA)
             .map_err(backend("create metadata schema"))?;
+        conn.execute_batch(scan::SCHEMA)
+            .map_err(backend("create scanning schema"))?;
         Ok(SqliteMetaStore {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -9,6 +9,7 @@ mod config;
 mod db;
 mod key;
 mod policy;
+mod registry;
 mod registry_args;
 mod sbom;
 mod scan;
@@ -59,6 +60,8 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Administer a running registry (users, robots, namespaces, members, GC).
     Admin(admin::AdminArgs),
+    /// A Caisson registry's scan results: `status <ref>` (health, findings, DB age), `scan <ref>` (on demand).
+    Registry(registry::RegistryCmdArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
     Version(version::VersionArgs),
 }
@@ -92,5 +95,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Registry(args) => registry::run(args),
     }
 }

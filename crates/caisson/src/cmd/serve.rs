@@ -63,6 +63,17 @@ pub struct ServeArgs {
     pub admission_facts: Option<PathBuf>,
     #[command(flatten)]
     pub trust: super::verify::TrustArgs,
+    /// Advisory database directory for scan on push (as `caisson db --db`);
+    /// without it, pushed images get an SBOM but stay `unscanned`.
+    #[arg(long, value_name = "DIR")]
+    pub db: Option<PathBuf>,
+    /// Concurrent scan workers (0 = no background scanning).
+    #[arg(long, default_value_t = 2)]
+    pub scan_workers: usize,
+    /// Seconds between checks for a swapped advisory database (`caisson db
+    /// update`/`import`); a change re-matches every stored SBOM.
+    #[arg(long, default_value_t = 30)]
+    pub db_poll: u64,
 }
 
 /// Admission decisions into the registry's hash-chained audit log. The sink
@@ -93,6 +104,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         upload_ttl: Duration::from_secs(args.upload_ttl),
         pull_audit_every: args.pull_audit_every,
         token_ttl_secs: args.token_ttl,
+        scan: caisson_registry::scan::ScanConfig {
+            workers: args.scan_workers,
+            db_dir: args.db.clone(),
+            db_poll: Duration::from_secs(args.db_poll.max(1)),
+            ..Default::default()
+        },
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -119,6 +136,9 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         eprintln!("removed {cleaned} interrupted upload(s)");
     }
     let reg = Arc::new(reg);
+    reg.start_scanning()
+        .await
+        .context("starting the scan workers")?;
     if args.gc_interval > 0 {
         let gc_reg = reg.clone();
         let every = Duration::from_secs(args.gc_interval);
