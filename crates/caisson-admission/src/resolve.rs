@@ -1,17 +1,20 @@
 //! Supply-chain facts looked up live for the images an admission request
-//! names: the digest each reference resolves to and the signature verdict of
+//! names: the digest each reference resolves to, the signature verdict of
 //! the real verifier ([`caisson_registry_client::signatures`]) against the
-//! trusted keys. Verdicts are cached per `registry/repository@digest`, tag
-//! resolutions per reference, each for a bounded time, so a warm webhook
-//! decides without the network. Facts given statically (`--facts`) win over
-//! looked-up ones, field by field.
+//! trusted keys, and — when the image lives in a Caisson registry — its
+//! stored scan results (findings per severity from the digest's health, the
+//! OS from its stored SBOM). Everything is cached per
+//! `registry/repository@digest`, tag resolutions per reference, each for a
+//! bounded time, so a warm webhook decides without the network. Facts given
+//! statically (`--facts`) win over looked-up ones, field by field.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use caisson_oci::Reference;
-use caisson_policy::{ImageFacts, SignatureVerdict, SupplyChainFacts};
+use caisson_policy::{FindingsSummary, ImageFacts, OsFacts, SignatureVerdict, SupplyChainFacts};
+use caisson_registry_client::caisson_api::CaissonApi;
 use caisson_registry_client::signatures::{verify_resolved, Requirements};
 use caisson_registry_client::{Client, ResolvedManifest};
 use caisson_sign::PublicKey;
@@ -44,12 +47,31 @@ impl Default for CacheTimes {
     }
 }
 
-/// Signature verdicts from the registry, verified with `keys`.
+/// Where to read stored scan results: the image's own registry, when it is a
+/// Caisson registry (plain HTTP for `insecure` hosts, extra roots from `ca`).
+#[derive(Debug, Clone, Default)]
+pub struct ScanResults {
+    pub insecure: Vec<String>,
+    pub ca: Option<std::path::PathBuf>,
+}
+
+/// What a Caisson registry says about a digest.
+#[derive(Debug, Clone, Default)]
+struct Scanned {
+    findings: Option<FindingsSummary>,
+    os: Option<OsFacts>,
+}
+
+/// Signature verdicts from the registry, verified with `keys` (none: no
+/// signature lookups), and optionally stored scan results.
 pub struct SignatureFacts {
     client: Client,
     keys: Vec<PublicKey>,
     requirements: Requirements,
+    scan: Option<ScanResults>,
     times: CacheTimes,
+    apis: Mutex<HashMap<String, Option<std::sync::Arc<CaissonApi>>>>,
+    scans: Mutex<HashMap<String, Cached<Scanned>>>,
     manifests: Mutex<HashMap<String, Cached<Result<ResolvedManifest, String>>>>,
     verdicts: Mutex<HashMap<String, Cached<SignatureVerdict>>>,
 }
@@ -81,10 +103,78 @@ impl SignatureFacts {
             client,
             keys,
             requirements,
+            scan: None,
             times,
+            apis: Mutex::new(HashMap::new()),
+            scans: Mutex::new(HashMap::new()),
             manifests: Mutex::new(HashMap::new()),
             verdicts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Also reads stored scan results from Caisson registries.
+    pub fn with_scan_results(mut self, scan: ScanResults) -> Self {
+        self.scan = Some(scan);
+        self
+    }
+
+    fn api(&self, reference: &Reference) -> Option<std::sync::Arc<CaissonApi>> {
+        let scan = self.scan.as_ref()?;
+        let mut apis = lock(&self.apis);
+        apis.entry(reference.registry.clone())
+            .or_insert_with(|| {
+                CaissonApi::for_reference(reference, &scan.insecure, scan.ca.as_deref(), None)
+                    .map_err(|e| tracing::warn!(registry = %reference.registry, error = %e, "registry API client"))
+                    .ok()
+                    .map(std::sync::Arc::new)
+            })
+            .clone()
+    }
+
+    /// Findings and OS of `digest` from its Caisson registry; nothing when
+    /// the registry is not one, has no scan, or cannot be reached.
+    fn scanned(&self, reference: &Reference, digest: &str) -> Scanned {
+        let Some(api) = self.api(reference) else {
+            return Scanned::default();
+        };
+        let key = format!("{}@{digest}", reference.name());
+        let now = Instant::now();
+        if let Some((at, s)) = lock(&self.scans).get(&key) {
+            let ttl = if s.findings.is_some() {
+                self.times.verdict
+            } else {
+                self.times.failure
+            };
+            if now.duration_since(*at) < ttl {
+                return s.clone();
+            }
+        }
+        let path = format!("/repositories/{}/manifests/{digest}", reference.repository);
+        let mut out = Scanned::default();
+        match api.call(reqwest::Method::GET, &format!("{path}/health")) {
+            Ok(h) if matches!(h["health"].as_str(), Some("healthy" | "vulnerable")) => {
+                let n = |sev: &str| h["counts"][sev].as_u64().unwrap_or(0);
+                out.findings = Some(FindingsSummary {
+                    critical: n("CRITICAL"),
+                    high: n("HIGH"),
+                    medium: n("MEDIUM"),
+                    low: n("LOW"),
+                    unknown: n("UNKNOWN"),
+                });
+                if let Ok(bytes) = api.call_bytes(reqwest::Method::GET, &format!("{path}/sbom")) {
+                    if let Ok((sbom, _)) = caisson_report::read_sbom(&bytes) {
+                        out.os = sbom.os.map(|os| OsFacts {
+                            id: os.id,
+                            version_id: os.version_id,
+                        });
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(image = %key, error = %e, "no stored scan results"),
+        }
+        lock(&self.scans).insert(key, (now, out.clone()));
+        out
     }
 
     fn resolve(&self, image: &str, reference: &Reference) -> Result<ResolvedManifest, String> {
@@ -163,13 +253,18 @@ impl SignatureFacts {
             }
         };
         match self.resolve(image, &reference) {
-            Ok(manifest) => ImageFacts {
-                digest: Some(manifest.digest.to_string()),
-                signature: Some(self.verdict(&reference, manifest)),
-                ..ImageFacts::default()
-            },
+            Ok(manifest) => {
+                let digest = manifest.digest.to_string();
+                let scanned = self.scanned(&reference, &digest);
+                ImageFacts {
+                    digest: Some(digest),
+                    signature: (!self.keys.is_empty()).then(|| self.verdict(&reference, manifest)),
+                    findings: scanned.findings,
+                    os: scanned.os,
+                }
+            }
             Err(reason) => ImageFacts {
-                signature: Some(unverified(reason)),
+                signature: (!self.keys.is_empty()).then(|| unverified(reason)),
                 ..ImageFacts::default()
             },
         }
@@ -193,7 +288,10 @@ impl FactsSource for SignatureFacts {
         let mut out = base.clone();
         for image in images {
             let given = base.images.get(image).cloned().unwrap_or_default();
-            if given.signature.is_some() {
+            let wants_signature = !self.keys.is_empty() && given.signature.is_none();
+            let wants_scan =
+                self.scan.is_some() && (given.findings.is_none() || given.os.is_none());
+            if !wants_signature && !wants_scan {
                 continue;
             }
             let live = self.image_facts(image);
@@ -201,7 +299,15 @@ impl FactsSource for SignatureFacts {
             if entry.digest.is_none() {
                 entry.digest = live.digest;
             }
-            entry.signature = live.signature;
+            if entry.signature.is_none() {
+                entry.signature = live.signature;
+            }
+            if entry.findings.is_none() {
+                entry.findings = live.findings;
+            }
+            if entry.os.is_none() {
+                entry.os = live.os;
+            }
         }
         out
     }

@@ -23,6 +23,7 @@
 
 pub mod auth;
 mod blob;
+pub mod caisson_api;
 mod client;
 pub mod env;
 mod error;

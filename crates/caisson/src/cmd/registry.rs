@@ -7,9 +7,9 @@
 
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use caisson_oci::Reference;
-use caisson_registry_client::auth::{default_auth_files, lookup_credentials, Credentials};
+use caisson_registry_client::caisson_api::{manifest_path, CaissonApi};
 use serde_json::Value;
 
 use super::registry_args::RegistryArgs;
@@ -50,80 +50,21 @@ pub enum RegistryCommand {
     },
 }
 
-struct Api {
-    client: reqwest::blocking::Client,
-    base: String,
-    auth: Option<(String, String)>,
-}
-
-impl Api {
-    fn new(args: &RegistryCmdArgs, registry: &RegistryArgs, r: &Reference) -> anyhow::Result<Api> {
-        let mut builder = reqwest::blocking::Client::builder();
-        if let Some(ca) = &registry.registry_ca {
-            let pem = fs_err::read(ca)?;
-            for c in reqwest::Certificate::from_pem_bundle(&pem)
-                .context("reading the registry CA certificates")?
-            {
-                builder = builder.add_root_certificate(c);
-            }
-        }
-        let insecure = registry
-            .insecure_registries
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(&r.registry));
-        let scheme = if insecure { "http" } else { "https" };
-        let auth = match (&args.user, &args.password) {
-            (Some(u), Some(p)) => Some((u.clone(), p.clone())),
-            _ => {
-                let files = default_auth_files(|k| std::env::var(k).ok());
-                match lookup_credentials(&files, &r.registry, &r.repository)
-                    .context("reading registry credentials")?
-                {
-                    Some(Credentials::Basic { username, password }) => {
-                        Some((username, password.expose().to_string()))
-                    }
-                    Some(Credentials::IdentityToken(_)) => {
-                        bail!("the registry API needs a user and password, not an identity token\nhint: set CAISSON_USER and CAISSON_PASSWORD")
-                    }
-                    None => None,
-                }
-            }
-        };
-        Ok(Api {
-            client: builder.build().context("building the HTTP client")?,
-            base: format!("{scheme}://{}", r.registry),
-            auth,
-        })
-    }
-
-    fn call(&self, method: reqwest::Method, path: &str) -> anyhow::Result<Value> {
-        let url = format!("{}/api/v1{path}", self.base);
-        let mut req = self.client.request(method.clone(), &url);
-        if let Some((u, p)) = &self.auth {
-            req = req.basic_auth(u, Some(p));
-        }
-        let resp = req.send().with_context(|| format!("{method} {url}"))?;
-        let status = resp.status();
-        let text = resp.text().unwrap_or_default();
-        if !status.is_success() {
-            let msg = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_string))
-                .unwrap_or(text);
-            bail!("{method} {url}: {status}: {msg}");
-        }
-        serde_json::from_str(&text).with_context(|| format!("{url} did not answer JSON"))
-    }
-}
-
-/// `<repo>/manifests/<tag or digest>`.
-fn manifest_path(r: &Reference) -> String {
-    let reference = match (&r.digest, &r.tag) {
-        (Some(d), _) => d.to_string(),
-        (None, Some(t)) => t.clone(),
-        (None, None) => "latest".to_string(),
+fn api(
+    args: &RegistryCmdArgs,
+    registry: &RegistryArgs,
+    r: &Reference,
+) -> anyhow::Result<CaissonApi> {
+    let explicit = match (&args.user, &args.password) {
+        (Some(u), Some(p)) => Some((u.clone(), p.clone())),
+        _ => None,
     };
-    format!("/repositories/{}/manifests/{reference}", r.repository)
+    Ok(CaissonApi::for_reference(
+        r,
+        &registry.insecure_registries,
+        registry.registry_ca.as_deref(),
+        explicit,
+    )?)
 }
 
 fn age(secs: u64) -> String {
@@ -201,7 +142,7 @@ pub fn run(args: RegistryCmdArgs) -> anyhow::Result<ExitCode> {
     let r: Reference = reference
         .parse()
         .with_context(|| format!("invalid image reference {reference:?}"))?;
-    let api = Api::new(&args, registry, &r)?;
+    let api = api(&args, registry, &r)?;
     use reqwest::Method as M;
     match &args.command {
         RegistryCommand::Status {

@@ -113,6 +113,11 @@ pub struct TrustArgs {
     /// verifies each image's signatures in its registry (repeatable).
     #[arg(long = "trusted-key", value_name = "FILE|DIR")]
     pub trusted_keys: Vec<PathBuf>,
+    /// Take each image's findings (per severity) and OS from its registry's
+    /// stored scan results when it lives in a Caisson registry (for the
+    /// `vulnerability-threshold` and `approved-base-os` policies).
+    #[arg(long)]
+    pub scan_results: bool,
     /// Seconds a signature verdict for a digest is reused.
     #[arg(long, default_value_t = 300, value_name = "SECS")]
     pub verdict_cache_secs: u64,
@@ -131,10 +136,14 @@ impl TrustArgs {
     pub fn source(
         &self,
     ) -> anyhow::Result<Option<std::sync::Arc<dyn caisson_admission::resolve::FactsSource>>> {
-        if self.trusted_keys.is_empty() {
+        if self.trusted_keys.is_empty() && !self.scan_results {
             return Ok(None);
         }
-        let keys = load_keys(&self.trusted_keys)?;
+        let keys = if self.trusted_keys.is_empty() {
+            Vec::new()
+        } else {
+            load_keys(&self.trusted_keys)?
+        };
         // reqwest's blocking client runs its own runtime: build it off any
         // async context.
         let registry = self.registry.clone();
@@ -145,17 +154,22 @@ impl TrustArgs {
             check_reference: true,
             ..Requirements::default()
         };
-        Ok(Some(std::sync::Arc::new(
-            caisson_admission::resolve::SignatureFacts::with_times(
-                client,
-                keys,
-                requirements,
-                caisson_admission::resolve::CacheTimes {
-                    tag: std::time::Duration::from_secs(self.tag_cache_secs),
-                    verdict: std::time::Duration::from_secs(self.verdict_cache_secs),
-                    failure: std::time::Duration::from_secs(self.failure_cache_secs),
-                },
-            ),
-        )))
+        let mut facts = caisson_admission::resolve::SignatureFacts::with_times(
+            client,
+            keys,
+            requirements,
+            caisson_admission::resolve::CacheTimes {
+                tag: std::time::Duration::from_secs(self.tag_cache_secs),
+                verdict: std::time::Duration::from_secs(self.verdict_cache_secs),
+                failure: std::time::Duration::from_secs(self.failure_cache_secs),
+            },
+        );
+        if self.scan_results {
+            facts = facts.with_scan_results(caisson_admission::resolve::ScanResults {
+                insecure: self.registry.insecure_registries.clone(),
+                ca: self.registry.registry_ca.clone(),
+            });
+        }
+        Ok(Some(std::sync::Arc::new(facts)))
     }
 }
