@@ -140,7 +140,7 @@ impl CaissonApi {
             let text = String::from_utf8_lossy(&body).into_owned();
             let message = serde_json::from_str::<Value>(&text)
                 .ok()
-                .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_string))
+                .and_then(|v| v.pointer("/errors/0/message")?.as_str().map(str::to_string))
                 .unwrap_or(text);
             return Err(ApiError::Status {
                 method: method.to_string(),
