@@ -152,8 +152,18 @@ impl SignatureFacts {
         let path = format!("/repositories/{}/manifests/{digest}", reference.repository);
         let mut out = Scanned::default();
         match api.call(reqwest::Method::GET, &format!("{path}/health")) {
-            Ok(h) if matches!(h["health"].as_str(), Some("healthy" | "vulnerable")) => {
-                let n = |sev: &str| h["counts"][sev].as_u64().unwrap_or(0);
+            Ok(h)
+                if matches!(
+                    h.get("health").and_then(serde_json::Value::as_str),
+                    Some("healthy" | "vulnerable")
+                ) =>
+            {
+                let n = |sev: &str| {
+                    h.get("counts")
+                        .and_then(|c| c.get(sev))
+                        .and_then(serde_json::Value::as_u64)
+                        .unwrap_or(0)
+                };
                 out.findings = Some(FindingsSummary {
                     critical: n("CRITICAL"),
                     high: n("HIGH"),
