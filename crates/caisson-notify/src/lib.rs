@@ -31,9 +31,18 @@ pub mod events {
     pub const DELETE: &str = "delete";
     pub const SCAN_COMPLETED: &str = "scan.completed";
     pub const NEW_CRITICAL: &str = "finding.new-critical";
+    /// A re-scan changed a stored digest's findings (none of them new critical ones).
+    pub const FINDINGS_CHANGED: &str = "findings.changed";
     pub const POLICY_VIOLATION: &str = "policy.violation";
     /// Every event name, for validating configurations.
-    pub const ALL: &[&str] = &[PUSH, DELETE, SCAN_COMPLETED, NEW_CRITICAL, POLICY_VIOLATION];
+    pub const ALL: &[&str] = &[
+        PUSH,
+        DELETE,
+        SCAN_COMPLETED,
+        NEW_CRITICAL,
+        FINDINGS_CHANGED,
+        POLICY_VIOLATION,
+    ];
 }
 
 /// One notification: the body every endpoint receives.

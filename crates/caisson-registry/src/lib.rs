@@ -20,6 +20,7 @@ pub mod error;
 pub mod gc;
 mod group_commit;
 mod manifests;
+pub mod notify;
 pub mod route;
 pub mod scan;
 mod v2;

@@ -74,6 +74,11 @@ pub struct ServeArgs {
     /// update`/`import`); a change re-matches every stored SBOM.
     #[arg(long, default_value_t = 30)]
     pub db_poll: u64,
+    /// Webhook endpoints (YAML, see docs/registry.md) notified of pushes,
+    /// deletions, scans, new critical findings and admission denials;
+    /// deliveries are logged to `<data-dir>/webhook-deliveries.jsonl`.
+    #[arg(long, value_name = "FILE")]
+    pub webhooks: Option<PathBuf>,
 }
 
 /// Admission decisions into the registry's hash-chained audit log. The sink
@@ -136,6 +141,28 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         eprintln!("removed {cleaned} interrupted upload(s)");
     }
     let reg = Arc::new(reg);
+    let notifier = match &args.webhooks {
+        Some(path) => {
+            let endpoints = caisson_notify::load_endpoints(path)?;
+            let log_path = args.data_dir.join("webhook-deliveries.jsonl");
+            let log = caisson_notify::JsonLinesLog::open(&log_path)?;
+            let count = endpoints.len();
+            let n = caisson_notify::Notifier::start(
+                endpoints,
+                caisson_notify::Options::default(),
+                Arc::new(log),
+            )?;
+            // Subscribed before the scan workers start: the startup re-scan's
+            // events are delivered too.
+            caisson_registry::notify::forward(reg.subscribe(), n.clone());
+            eprintln!(
+                "webhooks: {count} endpoint(s), deliveries logged to {}",
+                log_path.display()
+            );
+            Some(n)
+        }
+        None => None,
+    };
     reg.start_scanning()
         .await
         .context("starting the scan workers")?;
@@ -163,8 +190,15 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         )?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DecisionRecord>();
         let audit_reg = reg.clone();
+        let violations = notifier.clone();
         tokio::spawn(async move {
             while let Some(d) = rx.recv().await {
+                if let (false, Some(n)) = (d.allowed, &violations) {
+                    n.send(caisson_notify::Notification::new(
+                        caisson_notify::events::POLICY_VIOLATION,
+                        serde_json::json!({"gate": "admission", "decision": &d}),
+                    ));
+                }
                 let target = match &d.namespace {
                     Some(ns) => format!("{} {ns}/{}", d.kind, d.name),
                     None => format!("{} {}", d.kind, d.name),
