@@ -347,11 +347,14 @@ fn suite(host: &str) {
             .expect("without a referrers API the fallback tag exists")
     });
     let index: Value = serde_json::from_slice(&index_bytes).expect("index");
-    let referrer = index["manifests"][0]["digest"].as_str().expect("referrer");
-    assert_eq!(
-        index["manifests"][0]["artifactType"],
-        "application/vnd.dev.sigstore.bundle.v0.3+json"
-    );
+    // caisson serve also attaches its scan's SBOM as a referrer: pick the bundle.
+    let bundle = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .find(|m| m["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json")
+        .expect("a Sigstore bundle among the referrers");
+    let referrer = bundle["digest"].as_str().expect("referrer");
     let rm: Value = serde_json::from_slice(
         &raw.manifest("sign/app", referrer)
             .expect("referrer manifest"),
