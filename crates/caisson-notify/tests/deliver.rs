@@ -4,7 +4,6 @@
 //! attempt in the JSON-lines delivery log.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,7 @@ use caisson_notify::{
     events, load_endpoints, signature, AttemptOutcome, DeliveryAttempt, JsonLinesLog, Notification,
     Notifier, Options,
 };
-use caisson_testsupport::have_tools;
+use caisson_testsupport::{have_tools, openssl_hmac_sha256};
 
 const SECRET: &str = "a-webhook-secret-of-some-length";
 
@@ -58,18 +57,6 @@ async fn receiver() -> (String, Seen) {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (base, seen)
-}
-
-fn openssl_hmac(body: &[u8], dir: &std::path::Path) -> String {
-    let f = dir.join("body");
-    fs_err::write(&f, body).unwrap();
-    let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-hmac", SECRET, "-r"])
-        .arg(&f)
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    format!("sha256={}", text.split_whitespace().next().unwrap())
 }
 
 fn read_log(path: &std::path::Path) -> Vec<DeliveryAttempt> {
@@ -190,14 +177,14 @@ async fn deliveries_are_signed_retried_filtered_and_logged() {
         // The signature, recomputed by openssl over the received bytes.
         assert_eq!(
             headers["x-caisson-signature-256"],
-            openssl_hmac(body, dir.path()).as_str()
+            openssl_hmac_sha256(SECRET, body, dir.path()).as_str()
         );
         let got: Notification = serde_json::from_slice(body).unwrap();
         assert_eq!(got, n);
     }
     assert_eq!(
         signature(SECRET.as_bytes(), &flaky[0].2),
-        openssl_hmac(&flaky[0].2, dir.path())
+        openssl_hmac_sha256(SECRET, &flaky[0].2, dir.path())
     );
 
     // A scan event reaches the scans-only endpoint (and the catch-all).

@@ -47,6 +47,25 @@ pub fn run(cmd: &mut Command) -> Vec<u8> {
     out.stdout
 }
 
+/// `sha256=<hex HMAC-SHA256(secret, body)>` as `openssl dgst -hmac` computes
+/// it (the independent oracle for webhook signatures); `dir` holds the body.
+pub fn openssl_hmac_sha256(secret: &str, body: &[u8], dir: &Path) -> String {
+    let f = dir.join("hmac-body");
+    std::fs::write(&f, body).expect("writing the body for openssl");
+    let out = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-hmac", secret, "-r"])
+        .arg(&f)
+        .output()
+        .expect("running openssl dgst");
+    let text = String::from_utf8_lossy(&out.stdout);
+    format!(
+        "sha256={}",
+        text.split_whitespace()
+            .next()
+            .expect("openssl printed a digest")
+    )
+}
+
 /// Writes a containers-auth.json with `user:pass` for `host`.
 pub fn write_auth_file(dir: &Path, host: &str, user: &str, pass: &str) -> std::path::PathBuf {
     use base64::Engine as _;

@@ -6,33 +6,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod serve_support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use caisson_testsupport::{fixture, have_tools, registry::free_port, write_auth_file};
-use serde_json::{json, Value as Json};
-
-const PASSWORD: &str = "admin-password-1";
-
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn review(uid: &str, image: &str) -> Json {
-    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-        "request": {"uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": "default", "name": "p", "operation": "CREATE",
-            "userInfo": {"username": "ci"},
-            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
-                       "spec": {"containers": [{"name": "c", "image": image}]}}}})
-}
+use serde_json::Value as Json;
+use serve_support::{pod_review, serve_with, PASSWORD};
 
 #[test]
 fn webhook_uses_the_registry_scan_results() {
@@ -45,7 +26,8 @@ fn webhook_uses_the_registry_scan_results() {
     };
     let db = common::database();
     let dir = tempfile::tempdir().unwrap();
-    let host = format!("127.0.0.1:{}", free_port());
+    let port = free_port();
+    let host = format!("127.0.0.1:{port}");
     let auth = write_auth_file(dir.path(), &host, "admin", PASSWORD);
     let config = dir.path().join("policy.yaml");
     fs_err::write(
@@ -53,44 +35,29 @@ fn webhook_uses_the_registry_scan_results() {
         "policies:\n  vulnerability-threshold: {parameters: {severity: critical}}\n  approved-base-os: {parameters: {os: [\"alpine\"]}}\n",
     )
     .unwrap();
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_caisson"))
-            .args(["serve", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(["--listen", &host, "--gc-interval", "0", "--db"])
-            .arg(db)
-            .args([
-                "--admission-policy",
-                "vulnerability-threshold",
-                "--admission-policy",
-                "approved-base-os",
-            ])
-            .arg("--admission-config")
-            .arg(&config)
-            .args(["--scan-results", "--insecure-registry", &host])
-            .env("CAISSON_ADMIN_PASSWORD", PASSWORD)
-            .env("REGISTRY_AUTH_FILE", &auth)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let _serve = serve_with(
+        port,
+        &dir.path().join("data"),
+        None,
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "--admission-policy",
+            "vulnerability-threshold",
+            "--admission-policy",
+            "approved-base-os",
+            "--admission-config",
+            config.to_str().unwrap(),
+            "--scan-results",
+            "--insecure-registry",
+            &host,
+        ],
+        &[("REGISTRY_AUTH_FILE", auth.to_str().unwrap())],
     );
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let start = Instant::now();
-    while !http
-        .get(format!("http://{host}/v2/"))
-        .send()
-        .is_ok_and(|r| r.status() == 401)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let layout = root.join(entry["oci"].as_str().unwrap());
     let st = Command::new("skopeo")
         .args([
@@ -139,7 +106,7 @@ fn webhook_uses_the_registry_scan_results() {
         let text = http
             .post(format!("http://{host}/admission/validate"))
             .header("content-type", "application/json")
-            .body(serde_json::to_vec(&review(uid, image)).unwrap())
+            .body(serde_json::to_vec(&pod_review(uid, image)).unwrap())
             .send()
             .unwrap()
             .text()

@@ -6,13 +6,16 @@
 //! verified, the verdict is cached per digest (the registry can go away).
 #![allow(clippy::unwrap_used)]
 
+mod serve_support;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use caisson_testsupport::registry::{free_port, Auth, Registry};
 use caisson_testsupport::{fixture, have_tools};
-use serde_json::{json, Value as Json};
+use serde_json::Value as Json;
+use serve_support::pod_review;
 
 const PASSWORD: &str = "admission test";
 
@@ -36,16 +39,6 @@ fn caisson(args: &[&str]) -> std::process::Output {
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-fn review(uid: &str, image: &str) -> Json {
-    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-        "request": {"uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"},
-            "resource": {"group": "", "version": "v1", "resource": "pods"},
-            "namespace": "default", "name": "p", "operation": "CREATE",
-            "userInfo": {"username": "ci"},
-            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
-                       "spec": {"containers": [{"name": "c", "image": image}]}}}})
 }
 
 #[test]
@@ -154,7 +147,7 @@ fn signed_images_policy_verifies_signatures_in_the_registry() {
         let text = client
             .post(format!("{base}/admission/validate"))
             .header("content-type", "application/json")
-            .body(serde_json::to_vec(&review(uid, image)).unwrap())
+            .body(serde_json::to_vec(&pod_review(uid, image)).unwrap())
             .send()
             .unwrap()
             .text()

@@ -4,26 +4,19 @@
 //! `openssl dgst -hmac`), and every delivery is in the delivery log.
 #![allow(clippy::unwrap_used)]
 
+mod serve_support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use caisson_testsupport::advisory_data::data_dir;
-use caisson_testsupport::{fixture, have_tools, registry::free_port};
+use caisson_testsupport::{fixture, have_tools, openssl_hmac_sha256, registry::free_port};
 use serde_json::Value as Json;
+use serve_support::{serve_with, PASSWORD};
 
-const PASSWORD: &str = "admin-password-1";
 const SECRET: &str = "webhook-secret-for-tests";
-
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Received notifications: (headers as lower-case name → value, body).
 type Received = Arc<Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>>;
@@ -82,24 +75,6 @@ fn import(db: &Path, feeds: &[std::path::PathBuf]) {
     );
 }
 
-fn openssl_hmac(body: &[u8], dir: &Path) -> String {
-    let f = dir.join("body");
-    fs_err::write(&f, body).unwrap();
-    let out = Command::new("openssl")
-        .args(["dgst", "-sha256", "-hmac", SECRET, "-r"])
-        .arg(&f)
-        .output()
-        .unwrap();
-    format!(
-        "sha256={}",
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap()
-    )
-}
-
 /// Waits for a notification of `event` matching `pred`; returns its body.
 fn wait_for(got: &Received, event: &str, pred: impl Fn(&Json) -> bool, dir: &Path) -> Json {
     let start = Instant::now();
@@ -113,7 +88,7 @@ fn wait_for(got: &Received, event: &str, pred: impl Fn(&Json) -> bool, dir: &Pat
         if let Some((sig, body, v)) = found {
             assert_eq!(
                 sig.unwrap(),
-                openssl_hmac(&body, dir),
+                openssl_hmac_sha256(SECRET, &body, dir),
                 "signature of {event}"
             );
             return v;
@@ -151,39 +126,22 @@ fn push_scan_and_new_findings_are_notified() {
         format!("webhooks:\n  - {{name: sec, url: '{url}', secret_env: TEST_WEBHOOK_SECRET}}\n"),
     )
     .unwrap();
-    let host = format!("127.0.0.1:{}", free_port());
     let data = dir.path().join("data");
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_caisson"))
-            .args(["serve", "--data-dir"])
-            .arg(&data)
-            .args([
-                "--listen",
-                &host,
-                "--gc-interval",
-                "0",
-                "--db-poll",
-                "1",
-                "--db",
-            ])
-            .arg(&db)
-            .arg("--webhooks")
-            .arg(&hooks)
-            .env("CAISSON_ADMIN_PASSWORD", PASSWORD)
-            .env("TEST_WEBHOOK_SECRET", SECRET)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let server = serve_with(
+        free_port(),
+        &data,
+        None,
+        &[
+            "--db-poll",
+            "1",
+            "--db",
+            db.to_str().unwrap(),
+            "--webhooks",
+            hooks.to_str().unwrap(),
+        ],
+        &[("TEST_WEBHOOK_SECRET", SECRET)],
     );
-    let start = Instant::now();
-    while !reqwest::blocking::get(format!("http://{host}/v2/")).is_ok_and(|r| r.status() == 401) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let host = server.host.clone();
     let layout = root.join(entry["oci"].as_str().unwrap());
     let st = Command::new("skopeo")
         .args([

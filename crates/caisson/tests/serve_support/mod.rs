@@ -1,5 +1,6 @@
 //! `caisson serve` (the binary) on a free loopback port, plain or with TLS
-//! from a freshly generated CA, for the TLS and `caisson admin` tests.
+//! from a freshly generated CA, for the TLS, `caisson admin`, admission and
+//! webhook tests.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -71,8 +72,22 @@ pub fn generate_pki(dir: &Path) -> Pki {
 /// Starts `caisson serve` on a free port; with `tls`, over https with that
 /// certificate. Waits until `/v2/` answers 401.
 pub fn serve(data: &Path, tls: Option<&Pki>, extra: &[&str]) -> Serve {
-    let port = free_port();
+    serve_with(free_port(), data, tls, extra, &[])
+}
+
+/// [`serve`] on `port` (for flags that name the server's own address), with
+/// extra environment variables.
+pub fn serve_with(
+    port: u16,
+    data: &Path,
+    tls: Option<&Pki>,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Serve {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_caisson"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     cmd.args(["serve", "--data-dir"])
         .arg(data)
         .args([
@@ -123,6 +138,17 @@ pub fn serve(data: &Path, tls: Option<&Pki>, extra: &[&str]) -> Serve {
         std::thread::sleep(Duration::from_millis(100));
     }
     s
+}
+
+/// An AdmissionReview (CREATE) of a one-container Pod running `image`.
+pub fn pod_review(uid: &str, image: &str) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": "default", "name": "p", "operation": "CREATE",
+            "userInfo": {"username": "ci"},
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "default"},
+                       "spec": {"containers": [{"name": "c", "image": image}]}}}})
 }
 
 /// Runs `caisson admin --url <server> <args>` as `user`/`password`;
