@@ -138,17 +138,25 @@ impl SignatureFacts {
             return Scanned::default();
         };
         let key = format!("{}@{digest}", reference.name());
-        let now = Instant::now();
-        if let Some((at, s)) = lock(&self.scans).get(&key) {
-            let ttl = if s.findings.is_some() {
+        let ttl = |s: &Scanned| {
+            if s.findings.is_some() {
                 self.times.verdict
             } else {
                 self.times.failure
-            };
-            if now.duration_since(*at) < ttl {
-                return s.clone();
             }
-        }
+        };
+        cached(&self.scans, &key, ttl, || {
+            self.fetch_scanned(&api, reference, digest, &key)
+        })
+    }
+
+    fn fetch_scanned(
+        &self,
+        api: &CaissonApi,
+        reference: &Reference,
+        digest: &str,
+        key: &str,
+    ) -> Scanned {
         let path = format!("/repositories/{}/manifests/{digest}", reference.repository);
         let mut out = Scanned::default();
         match api.call(reqwest::Method::GET, &format!("{path}/health")) {
@@ -183,45 +191,38 @@ impl SignatureFacts {
             Ok(_) => {}
             Err(e) => tracing::debug!(image = %key, error = %e, "no stored scan results"),
         }
-        lock(&self.scans).insert(key, (now, out.clone()));
         out
     }
 
     fn resolve(&self, image: &str, reference: &Reference) -> Result<ResolvedManifest, String> {
-        let now = Instant::now();
         // A reference pinned by digest names immutable content.
-        let ttl = |ok: bool| match (ok, reference.digest.is_some()) {
-            (false, _) => self.times.failure,
-            (true, true) => self.times.verdict,
-            (true, false) => self.times.tag,
-        };
-        if let Some((at, r)) = lock(&self.manifests).get(image) {
-            if now.duration_since(*at) < ttl(r.is_ok()) {
-                return r.clone();
-            }
-        }
-        let r = self
-            .client
-            .resolve(reference)
-            .map_err(|e| format!("cannot resolve {image}: {e}"));
-        lock(&self.manifests).insert(image.to_string(), (now, r.clone()));
-        r
+        let ttl =
+            |r: &Result<ResolvedManifest, String>| match (r.is_ok(), reference.digest.is_some()) {
+                (false, _) => self.times.failure,
+                (true, true) => self.times.verdict,
+                (true, false) => self.times.tag,
+            };
+        cached(&self.manifests, image, ttl, || {
+            self.client
+                .resolve(reference)
+                .map_err(|e| format!("cannot resolve {image}: {e}"))
+        })
     }
 
     fn verdict(&self, reference: &Reference, image: ResolvedManifest) -> SignatureVerdict {
         let key = format!("{}@{}", reference.name(), image.digest);
-        let now = Instant::now();
-        if let Some((at, v)) = lock(&self.verdicts).get(&key) {
-            let ttl = if v.verified || v.key.is_some() {
+        let ttl = |v: &SignatureVerdict| {
+            if v.verified || v.key.is_some() {
                 self.times.verdict
             } else {
                 self.times.failure
-            };
-            if now.duration_since(*at) < ttl {
-                return v.clone();
             }
-        }
-        let v = match verify_resolved(
+        };
+        cached(&self.verdicts, &key, ttl, || self.verify(reference, image))
+    }
+
+    fn verify(&self, reference: &Reference, image: ResolvedManifest) -> SignatureVerdict {
+        match verify_resolved(
             &self.client,
             reference,
             image,
@@ -245,9 +246,7 @@ impl SignatureFacts {
                 key: None,
                 reason: Some(format!("cannot read the signatures: {e}")),
             },
-        };
-        lock(&self.verdicts).insert(key, (now, v.clone()));
-        v
+        }
     }
 
     fn image_facts(&self, image: &str) -> ImageFacts {
@@ -287,6 +286,25 @@ fn unverified(reason: String) -> SignatureVerdict {
         key: None,
         reason: Some(reason),
     }
+}
+
+/// The value cached under `key` while `ttl(value)` says it is fresh, else
+/// `compute()`'s, cached from now.
+fn cached<T: Clone>(
+    map: &Mutex<HashMap<String, Cached<T>>>,
+    key: &str,
+    ttl: impl Fn(&T) -> Duration,
+    compute: impl FnOnce() -> T,
+) -> T {
+    let now = Instant::now();
+    if let Some((at, v)) = lock(map).get(key) {
+        if now.duration_since(*at) < ttl(v) {
+            return v.clone();
+        }
+    }
+    let v = compute();
+    lock(map).insert(key.to_string(), (now, v.clone()));
+    v
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
