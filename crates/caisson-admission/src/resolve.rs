@@ -254,9 +254,8 @@ impl SignatureFacts {
             Ok(r) => r,
             Err(e) => {
                 return ImageFacts {
-                    signature: Some(unverified(format!(
-                        "{image:?} is not an image reference: {e}"
-                    ))),
+                    signature: (!self.keys.is_empty())
+                        .then(|| unverified(format!("{image:?} is not an image reference: {e}"))),
                     ..ImageFacts::default()
                 }
             }
