@@ -92,6 +92,24 @@ pub fn check_bounds(value: &Json, limits: &InputLimits) -> Result<(), String> {
     Ok(())
 }
 
+/// `apiVersion` and `kind` of the object a registry pull is evaluated as.
+pub const IMAGE_PULL_API_VERSION: &str = "registry.caisson.dev/v1";
+pub const IMAGE_PULL_KIND: &str = "ImagePull";
+
+/// One image pull from a registry namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagePull {
+    /// `registry/repository@sha256:…`, as the facts are keyed.
+    pub image: String,
+    /// The registry namespace (the repository's first component).
+    pub namespace: String,
+    pub repository: String,
+    /// The tag or digest the client asked for.
+    pub reference: String,
+    /// Who pulls (`robot:robot$prod`, `user:alice`, `anonymous`).
+    pub actor: String,
+}
+
 /// An object to evaluate, in the shape of an admission request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
@@ -136,6 +154,40 @@ impl Request {
             namespace_labels: None,
             origin: None,
             gate: Gate::Admission,
+        }
+    }
+
+    /// A pull of one image from a registry, for the registry's pull policies
+    /// (`kind: ImagePull`; the image is `input.images[0]`).
+    pub fn image_pull(pull: &ImagePull) -> Request {
+        let object = json!({
+            "apiVersion": IMAGE_PULL_API_VERSION,
+            "kind": IMAGE_PULL_KIND,
+            "metadata": {"name": pull.repository, "namespace": pull.namespace},
+            "spec": {
+                "image": pull.image,
+                "repository": pull.repository,
+                "reference": pull.reference,
+                "actor": pull.actor,
+            },
+        });
+        let (group, version) = split_api_version(IMAGE_PULL_API_VERSION);
+        let review = json!({
+            "uid": "",
+            "kind": {"group": group, "version": version, "kind": IMAGE_PULL_KIND},
+            "name": pull.repository,
+            "namespace": pull.namespace,
+            "operation": "PULL",
+            "object": object,
+            "oldObject": Json::Null,
+            "userInfo": {"username": pull.actor, "groups": []},
+            "dryRun": false,
+        });
+        Request {
+            review,
+            namespace_labels: None,
+            origin: None,
+            gate: Gate::Registry,
         }
     }
 
@@ -321,6 +373,9 @@ pub(crate) fn build_input(
     let object = req.object();
     let mut pod = Json::Null;
     let mut images = Vec::new();
+    if let Some(image) = pulled_image(object).filter(|i| !image_exempt(i)) {
+        images.push(image_entry(image, "spec.image", "", "", facts));
+    }
     if let Some(view) = pod_view(object) {
         let mut containers = Vec::new();
         for c in &view.containers {
@@ -336,7 +391,8 @@ pub(crate) fn build_input(
                 "container": c.container,
             }));
             if let Some(image) = c.image {
-                images.push(image_entry(image, c, facts));
+                let path = format!("{}.image", c.path);
+                images.push(image_entry(image, &path, c.name, c.ctype, facts));
             }
         }
         pod = json!({
@@ -358,8 +414,23 @@ pub(crate) fn build_input(
     })
 }
 
-fn image_entry(image: &str, c: &ContainerEntry<'_>, facts: &SupplyChainFacts) -> Json {
-    let path = format!("{}.image", c.path);
+/// The image of an [`ImagePull`] object.
+fn pulled_image(object: &Json) -> Option<&str> {
+    if object.get("kind").and_then(Json::as_str) != Some(IMAGE_PULL_KIND)
+        || object.get("apiVersion").and_then(Json::as_str) != Some(IMAGE_PULL_API_VERSION)
+    {
+        return None;
+    }
+    object.pointer("/spec/image").and_then(Json::as_str)
+}
+
+fn image_entry(
+    image: &str,
+    path: &str,
+    container: &str,
+    container_type: &str,
+    facts: &SupplyChainFacts,
+) -> Json {
     let parsed = image.parse::<caisson_oci::Reference>();
     let (registry, repository, name, tag, digest, error) = match &parsed {
         Ok(r) => (
@@ -385,8 +456,8 @@ fn image_entry(image: &str, c: &ContainerEntry<'_>, facts: &SupplyChainFacts) ->
     json!({
         "ref": image,
         "path": path,
-        "container": c.name,
-        "container_type": c.ctype,
+        "container": container,
+        "container_type": container_type,
         "registry": registry,
         "repository": repository,
         "name": name,

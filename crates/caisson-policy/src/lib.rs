@@ -44,6 +44,6 @@ pub use config::Config;
 pub use engine::{Limits, PolicyInfo, PolicySet};
 pub use error::PolicyError;
 pub use facts::{FindingsSummary, ImageFacts, OsFacts, SignatureVerdict, SupplyChainFacts};
-pub use input::{container_images, Gate, InputLimits, Request};
+pub use input::{container_images, Gate, ImagePull, InputLimits, Request};
 pub use load::PolicySetBuilder;
 pub use model::{Decision, Mode, ObjectRef, PolicyMeta, PolicySource, Severity, Violation};

@@ -41,7 +41,7 @@ pub enum ParamKind {
     BaseOs,
     /// `keys: [key id, …]`.
     Keys,
-    /// `severity: low | medium | high | critical`.
+    /// `severity: low | medium | high | critical`, `unscanned: deny | allow`.
     SeverityThreshold,
 }
 
@@ -198,7 +198,7 @@ impl Builtin {
             ParamKind::Resources => json!({"resources": ["cpu", "memory"]}),
             ParamKind::ServiceAccounts => json!({"allowed_service_accounts": []}),
             ParamKind::Keys => json!({"keys": []}),
-            ParamKind::SeverityThreshold => json!({"severity": "critical"}),
+            ParamKind::SeverityThreshold => json!({"severity": "critical", "unscanned": "deny"}),
             ParamKind::None | ParamKind::Registries | ParamKind::BaseOs => json!({}),
         }
     }
@@ -216,7 +216,7 @@ impl Builtin {
             ParamKind::Registries => &["registries"],
             ParamKind::BaseOs => &["os"],
             ParamKind::Keys => &["keys"],
-            ParamKind::SeverityThreshold => &["severity"],
+            ParamKind::SeverityThreshold => &["severity", "unscanned"],
         };
         if let Some(unknown) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(format!(
@@ -236,10 +236,19 @@ impl Builtin {
             ParamKind::Registries => string_list(obj, "registries", true),
             ParamKind::BaseOs => string_list(obj, "os", true),
             ParamKind::Keys => string_list(obj, "keys", false),
-            ParamKind::SeverityThreshold => match obj.get("severity").and_then(Json::as_str) {
-                Some(s) => s.parse::<Severity>().map(|_| ()),
-                None => Err("parameter \"severity\" must be a string".to_string()),
-            },
+            ParamKind::SeverityThreshold => {
+                match obj.get("severity").and_then(Json::as_str) {
+                    Some(s) => s.parse::<Severity>().map(|_| ())?,
+                    None => return Err("parameter \"severity\" must be a string".to_string()),
+                }
+                match obj.get("unscanned") {
+                    None => Ok(()),
+                    Some(Json::String(s)) if s == "deny" || s == "allow" => Ok(()),
+                    Some(other) => Err(format!(
+                        "parameter \"unscanned\" {other} must be \"deny\" or \"allow\""
+                    )),
+                }
+            }
         }
     }
 }
