@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 
 pub use native::SCHEMA_VERSION;
 pub use read::{parse_purl, read_sbom, ParsedPurl, PurlError, ReadError};
-pub use time::rfc3339_utc;
+pub use time::{parse_utc, rfc3339_utc};
 
 /// The tool name written into every document.
 pub const TOOL_NAME: &str = "caisson";
