@@ -237,6 +237,52 @@ pub struct Namespace {
     pub quota_bytes: Option<u64>,
 }
 
+/// A namespace's pull policy: the rules a pull must pass unless the puller
+/// holds `bypass_role` (or more) in the namespace, or is a system admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullPolicy {
+    /// Block images with findings at or above this severity (`critical`,
+    /// `high`, `medium` or `low`), allow-listed ones aside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_severity: Option<String>,
+    /// Vulnerabilities the severity rule ignores, each until it expires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<AllowedVulnerability>,
+    /// Block images without a signature that verifies with a trusted key.
+    #[serde(default)]
+    pub require_signature: bool,
+    /// PEM public keys (`cosign.pub`) signatures must verify with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_keys: Vec<String>,
+    /// Block images not scanned yet, or whose scan failed.
+    #[serde(default)]
+    pub block_unscanned: bool,
+    /// Members with this role or a higher one pull without the policy.
+    #[serde(default = "PullPolicy::default_bypass")]
+    pub bypass_role: Role,
+}
+
+impl PullPolicy {
+    fn default_bypass() -> Role {
+        Role::Maintainer
+    }
+}
+
+/// One allow-listed vulnerability of a pull policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowedVulnerability {
+    /// The vulnerability id or one of its aliases (`CVE-2024-1234`).
+    pub id: String,
+    /// `YYYY-MM-DD` or `YYYY-MM-DDThh:mm:ssZ`; after it the entry no longer
+    /// applies. `None`: never expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub name: String,
@@ -335,6 +381,12 @@ pub trait MetaStore: ScanStore + Send + Sync + 'static {
         repo: &str,
         subject: &Digest,
     ) -> impl Future<Output = Result<Vec<ManifestRecord>>> + Send;
+    /// Index manifests in `repo` that list `child` as one of their manifests.
+    fn manifest_parents(
+        &self,
+        repo: &str,
+        child: &Digest,
+    ) -> impl Future<Output = Result<Vec<Digest>>> + Send;
     /// Every digest referenced by some manifest, plus every manifest's own digest.
     fn referenced_digests(
         &self,
@@ -364,6 +416,16 @@ pub trait MetaStore: ScanStore + Send + Sync + 'static {
     fn get_namespace(&self, name: &str) -> impl Future<Output = Result<Option<Namespace>>> + Send;
     fn list_namespaces(&self) -> impl Future<Output = Result<Vec<Namespace>>> + Send;
     fn delete_namespace(&self, name: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn pull_policy(
+        &self,
+        namespace: &str,
+    ) -> impl Future<Output = Result<Option<PullPolicy>>> + Send;
+    /// Sets (`Some`) or removes (`None`) a namespace's pull policy.
+    fn set_pull_policy(
+        &self,
+        namespace: &str,
+        policy: Option<PullPolicy>,
+    ) -> impl Future<Output = Result<()>> + Send;
     fn set_membership(&self, m: Membership) -> impl Future<Output = Result<()>> + Send;
     fn remove_membership(
         &self,

@@ -133,7 +133,14 @@ mod tests {
         assert_eq!(parse_utc("1970-01-01"), Some(0));
         assert_eq!(parse_utc("2024-02-29T23:59:59Z"), Some(1_709_251_199));
         assert_eq!(parse_utc("2000-02-29"), Some(951_782_400));
-        for bad in ["2025-02-29", "2024-04-31", "2024-1-01", "tomorrow", "", "2024-05-01T12:00Z"] {
+        for bad in [
+            "2025-02-29",
+            "2024-04-31",
+            "2024-1-01",
+            "tomorrow",
+            "",
+            "2024-05-01T12:00Z",
+        ] {
             assert_eq!(parse_utc(bad), None, "{bad}");
         }
         // Round trip through the formatter over four centuries of days.
@@ -146,7 +153,12 @@ mod tests {
     /// GNU `date` as the oracle, where it is installed.
     #[test]
     fn agrees_with_gnu_date() {
-        for s in ["2027-01-31", "2038-01-19T03:14:08Z", "2100-03-01", "1999-12-31T23:59:59Z"] {
+        for s in [
+            "2027-01-31",
+            "2038-01-19T03:14:08Z",
+            "2100-03-01",
+            "1999-12-31T23:59:59Z",
+        ] {
             let Ok(out) = std::process::Command::new("date")
                 .args(["-u", "-d", s, "+%s"])
                 .output()

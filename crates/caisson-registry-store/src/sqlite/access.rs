@@ -4,7 +4,7 @@ use caisson_audit::{AuditEvent, AuditRecord, Outcome};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::backend;
-use crate::{Membership, Namespace, Result, Robot, RobotScope, Role, StoreError, User};
+use crate::{Membership, Namespace, PullPolicy, Result, Robot, RobotScope, Role, StoreError, User};
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(
@@ -230,9 +230,50 @@ pub fn delete_namespace(c: &mut Connection, name: &str) -> Result<bool> {
         params![name],
     )
     .map_err(backend("delete namespace memberships"))?;
+    c.execute(
+        "DELETE FROM pull_policies WHERE namespace = ?1",
+        params![name],
+    )
+    .map_err(backend("delete namespace pull policy"))?;
     c.execute("DELETE FROM namespaces WHERE name = ?1", params![name])
         .map(|n| n > 0)
         .map_err(backend("delete namespace"))
+}
+
+pub fn pull_policy(c: &mut Connection, ns: &str) -> Result<Option<PullPolicy>> {
+    let text: Option<String> = c
+        .query_row(
+            "SELECT policy FROM pull_policies WHERE namespace = ?1",
+            params![ns],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend("read pull policy"))?;
+    text.map(|t| {
+        serde_json::from_str(&t)
+            .map_err(|e| StoreError::Corrupt(format!("pull policy of namespace {ns}: {e}")))
+    })
+    .transpose()
+}
+
+pub fn set_pull_policy(c: &mut Connection, ns: &str, p: Option<&PullPolicy>) -> Result<()> {
+    match p {
+        Some(p) => {
+            let text = serde_json::to_string(p)
+                .map_err(|e| StoreError::Corrupt(format!("pull policy of namespace {ns}: {e}")))?;
+            c.execute(
+                "INSERT INTO pull_policies(namespace, policy) VALUES (?1, ?2)
+                 ON CONFLICT(namespace) DO UPDATE SET policy = excluded.policy",
+                params![ns, text],
+            )
+        }
+        None => c.execute(
+            "DELETE FROM pull_policies WHERE namespace = ?1",
+            params![ns],
+        ),
+    }
+    .map_err(backend("store pull policy"))?;
+    Ok(())
 }
 
 pub fn set_membership(c: &mut Connection, m: &Membership) -> Result<()> {

@@ -333,6 +333,17 @@ pub fn referrers(c: &mut Connection, repo: &str, subject: &str) -> Result<Vec<Ma
     rows.into_iter().map(|r| to_record(c, r)).collect()
 }
 
+pub fn manifest_parents(c: &mut Connection, repo: &str, child: &str) -> Result<Vec<Digest>> {
+    let all = strings(
+        c,
+        "list parent manifests",
+        "SELECT digest FROM manifest_refs WHERE repo = ?1 AND child = ?2 AND kind = 'manifest'
+         ORDER BY digest",
+        &[&repo, &child],
+    )?;
+    all.iter().map(|s| parse_digest(s)).collect()
+}
+
 pub fn referenced_digests(c: &mut Connection) -> Result<HashSet<Digest>> {
     let all = strings(
         c,

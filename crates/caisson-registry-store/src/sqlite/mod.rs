@@ -12,8 +12,8 @@ use caisson_oci::Digest;
 use rusqlite::Connection;
 
 use crate::{
-    ManifestRecord, Membership, MetaStore, Namespace, PutManifestOutcome, Result, Robot,
-    StoreError, UploadRecord, User,
+    ManifestRecord, Membership, MetaStore, Namespace, PullPolicy, PutManifestOutcome, Result,
+    Robot, StoreError, UploadRecord, User,
 };
 
 mod access;
@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS robots (
 CREATE TABLE IF NOT EXISTS namespaces (
   name TEXT PRIMARY KEY, public INTEGER NOT NULL, immutable_tags INTEGER NOT NULL,
   quota_bytes INTEGER);
+CREATE TABLE IF NOT EXISTS pull_policies (
+  namespace TEXT PRIMARY KEY, policy TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS memberships (
   namespace TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
   PRIMARY KEY (namespace, user));
@@ -186,6 +188,13 @@ impl MetaStore for SqliteMetaStore {
         self.run("list referrers", move |c| content::referrers(c, &r, &d))
             .await
     }
+    async fn manifest_parents(&self, repo: &str, child: &Digest) -> Result<Vec<Digest>> {
+        let (r, d) = (repo.to_string(), child.to_string());
+        self.run("list parent manifests", move |c| {
+            content::manifest_parents(c, &r, &d)
+        })
+        .await
+    }
     async fn referenced_digests(&self) -> Result<HashSet<Digest>> {
         self.run("collect referenced digests", content::referenced_digests)
             .await
@@ -274,6 +283,18 @@ impl MetaStore for SqliteMetaStore {
         let n = name.to_string();
         self.run("delete namespace", move |c| access::delete_namespace(c, &n))
             .await
+    }
+    async fn pull_policy(&self, namespace: &str) -> Result<Option<PullPolicy>> {
+        let n = namespace.to_string();
+        self.run("read pull policy", move |c| access::pull_policy(c, &n))
+            .await
+    }
+    async fn set_pull_policy(&self, namespace: &str, policy: Option<PullPolicy>) -> Result<()> {
+        let n = namespace.to_string();
+        self.run("store pull policy", move |c| {
+            access::set_pull_policy(c, &n, policy.as_ref())
+        })
+        .await
     }
     async fn set_membership(&self, m: Membership) -> Result<()> {
         self.run("set membership", move |c| access::set_membership(c, &m))
