@@ -25,7 +25,8 @@ pub struct Limits {
     /// policy that would take the process past it (`policy-memory`), instead
     /// of letting it exhaust the machine. `None` disables the check. The
     /// ceiling is process-wide (the counters are), so it must leave room for
-    /// everything else the process holds; the last policy set built sets it.
+    /// everything else the process holds; the last policy set built sets it
+    /// (unless built with `keep_memory_ceiling`).
     pub memory_ceiling: Option<u64>,
 }
 

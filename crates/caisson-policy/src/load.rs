@@ -36,6 +36,7 @@ pub struct PolicySetBuilder {
     config: Config,
     config_path: String,
     limits: Limits,
+    set_memory_ceiling: bool,
     notes: Vec<String>,
 }
 
@@ -86,8 +87,17 @@ impl PolicySetBuilder {
             config: Config::default(),
             config_path: String::new(),
             limits: Limits::default(),
+            set_memory_ceiling: true,
             notes: Vec::new(),
         }
+    }
+
+    /// Leaves the process-wide memory ceiling as it is: for small sets built
+    /// while the process serves (a registry's pull policies), which must not
+    /// replace the ceiling the main policy set installed.
+    pub fn keep_memory_ceiling(&mut self) -> &mut Self {
+        self.set_memory_ceiling = false;
+        self
     }
 
     pub fn limits(&mut self, limits: Limits) -> &mut Self {
@@ -366,7 +376,9 @@ impl PolicySetBuilder {
         for p in std::mem::take(&mut self.pending) {
             loaded.push(self.apply_config(p)?);
         }
-        regorus::set_global_memory_limit(self.limits.memory_ceiling);
+        if self.set_memory_ceiling {
+            regorus::set_global_memory_limit(self.limits.memory_ceiling);
+        }
         self.engine
             .set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
                 limit: self.limits.policy_timeout,

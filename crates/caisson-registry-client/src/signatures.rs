@@ -94,13 +94,10 @@ fn tag_candidates(
     let layers = match cosign::parse_signature_manifest(&manifest.bytes) {
         Ok(l) => l,
         Err(e) => {
-            // A malformed signature manifest is a rejected signature, not an I/O error.
-            let layer = cosign::signature_layer(b"", b"");
-            return Ok(vec![Candidate::SimpleSigning {
-                source: format!("tag {tag}"),
-                layer: Box::new(layer),
-                payload: Err(e.to_string()),
-            }]);
+            return Ok(vec![Candidate::malformed_signature_manifest(
+                &tag,
+                e.to_string(),
+            )])
         }
     };
     let limit = u64::try_from(payload::MAX_PAYLOAD_BYTES).unwrap_or(u64::MAX);

@@ -120,7 +120,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         Err(self.deny(c, action, target, "requires system-admin").await)
     }
 
-    async fn role_in(&self, p: &Principal, ns: &str) -> ApiResult<Option<Role>> {
+    pub(crate) async fn role_in(&self, p: &Principal, ns: &str) -> ApiResult<Option<Role>> {
         if p.is_system_admin() {
             return Ok(Some(Role::Admin));
         }

@@ -78,6 +78,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: Code,
     pub message: String,
+    /// The spec's free-form `detail`.
+    pub detail: Option<serde_json::Value>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -87,8 +89,14 @@ impl ApiError {
             status: code.status(),
             code,
             message: message.into(),
+            detail: None,
             headers: Vec::new(),
         }
+    }
+
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
     }
 
     pub fn with_status(mut self, status: StatusCode) -> Self {
@@ -135,7 +143,7 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({
-            "errors": [{ "code": self.code.as_str(), "message": self.message, "detail": null }]
+            "errors": [{ "code": self.code.as_str(), "message": self.message, "detail": self.detail }]
         });
         let mut resp = (self.status, axum::Json(body)).into_response();
         for (k, v) in self.headers {

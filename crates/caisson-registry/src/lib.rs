@@ -21,6 +21,7 @@ pub mod gc;
 mod group_commit;
 mod manifests;
 pub mod notify;
+pub mod pull;
 pub mod route;
 pub mod scan;
 mod v2;
@@ -93,6 +94,7 @@ pub struct Registry<B, M> {
     pub(crate) auth_seen: Mutex<HashMap<String, Instant>>,
     pub(crate) audit_log: group_commit::GroupCommit,
     pub(crate) scan: scan::ScanHub,
+    pub(crate) pull_policies: pull::PullPolicies,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +148,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             auth_seen: Mutex::new(HashMap::new()),
             audit_log: group_commit::GroupCommit::default(),
             scan: scan::ScanHub::new(&config.scan),
+            pull_policies: pull::PullPolicies::default(),
             config,
         }
     }
@@ -284,7 +287,9 @@ pub fn router<B: BlobStore, M: MetaStore>(reg: Arc<Registry<B, M>>) -> Router {
         .route("/token", get(v2::token::<B, M>))
         .nest(
             "/api/v1",
-            api::routes::<B, M>().merge(scan::api::routes::<B, M>()),
+            api::routes::<B, M>()
+                .merge(scan::api::routes::<B, M>())
+                .merge(pull::api::routes::<B, M>()),
         )
         .layer(DefaultBodyLimit::disable())
         .with_state(reg)

@@ -170,6 +170,12 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         let mut resp = if req.method() == Method::HEAD {
             StatusCode::OK.into_response()
         } else {
+            // An unscanned image is queued even when the policy blocks it, so
+            // that the block lifts once the scan is in.
+            self.on_manifest_pulled(name, &d).await;
+            let base = self.base_url(req.headers());
+            let host = base.split_once("://").map_or(base.as_str(), |(_, h)| h);
+            self.check_pull(ctx, host, name, reference, &rec).await?;
             if self.sample_pull() {
                 self.audit(
                     &ctx.actor(),
@@ -181,7 +187,6 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                 )
                 .await;
             }
-            self.on_manifest_pulled(name, &d).await;
             Response::new(Body::from(bytes))
         };
         set(&mut resp, "content-type", &rec.media_type);

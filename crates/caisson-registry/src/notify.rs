@@ -1,7 +1,7 @@
 //! Registry events as webhook notifications ([`caisson_notify`]): pushes,
 //! deletions, completed scans, and re-scans that changed a stored digest's
 //! findings (`finding.new-critical` when critical ones are new, else
-//! `findings.changed`).
+//! `findings.changed`), and pulls a pull policy blocked (`policy.violation`).
 
 use caisson_notify::{events, Notification, Notifier};
 use tokio::sync::broadcast;
@@ -18,6 +18,7 @@ pub fn notification(ev: &RegistryEvent) -> Option<Notification> {
             events::NEW_CRITICAL
         }
         RegistryEvent::FindingsChanged { .. } => events::FINDINGS_CHANGED,
+        RegistryEvent::PullBlocked(_) => events::POLICY_VIOLATION,
     };
     let data = serde_json::to_value(ev).ok()?;
     Some(Notification::new(event, data))

@@ -145,7 +145,8 @@ mod tests {
         }
         // Round trip through the formatter over four centuries of days.
         for day in (0..146_097i64).step_by(97) {
-            let t = UNIX_EPOCH + Duration::from_secs(u64::try_from(day * 86_400 + 3_723).unwrap());
+            let t = UNIX_EPOCH
+                + Duration::from_secs(u64::try_from(day * 86_400 + 3_723).expect("positive"));
             assert_eq!(parse_utc(&rfc3339_utc(t)), Some(day * 86_400 + 3_723));
         }
     }
@@ -165,7 +166,10 @@ mod tests {
             else {
                 return;
             };
-            let want: i64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+            let want: i64 = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("date prints seconds");
             assert_eq!(parse_utc(s), Some(want), "{s}");
         }
     }

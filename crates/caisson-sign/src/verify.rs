@@ -42,6 +42,18 @@ pub enum Candidate {
     },
 }
 
+impl Candidate {
+    /// A `sha256-<hex>.sig` manifest that is not in cosign's layout: one
+    /// rejected candidate carrying the reason (not an I/O error).
+    pub fn malformed_signature_manifest(tag: &str, reason: String) -> Candidate {
+        Candidate::SimpleSigning {
+            source: format!("tag {tag}"),
+            layer: Box::new(crate::cosign::signature_layer(b"", b"")),
+            payload: Err(reason),
+        }
+    }
+}
+
 /// An accepted signature.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verified {

@@ -97,6 +97,8 @@ pub enum RegistryEvent {
         /// Critical vulnerability ids the digest did not have before.
         new_critical: Vec<String>,
     },
+    /// A pull policy blocked a pull.
+    PullBlocked(Box<crate::pull::PullDenial>),
 }
 
 /// The health of a digest.
