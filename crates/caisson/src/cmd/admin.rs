@@ -43,6 +43,9 @@ pub enum AdminCommand {
     /// Namespace memberships.
     #[command(subcommand)]
     Member(MemberCmd),
+    /// A namespace's pull policy (vulnerabilities, signatures, unscanned images).
+    #[command(subcommand)]
+    PullPolicy(PullPolicyCmd),
     /// Run garbage collection now.
     Gc,
 }
@@ -122,6 +125,93 @@ pub enum MemberCmd {
         #[arg(value_name = "USER")]
         member: String,
     },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PullPolicyCmd {
+    Show {
+        namespace: String,
+    },
+    /// Replace the namespace's pull policy with the one these flags describe
+    /// (or the JSON document of --file).
+    Set {
+        namespace: String,
+        /// Block images with findings at or above: critical, high, medium, low.
+        #[arg(long)]
+        block_severity: Option<String>,
+        /// Ignore a vulnerability (id or alias), optionally until a date:
+        /// `CVE-2024-1234` or `CVE-2024-1234=2027-01-31`; repeatable.
+        #[arg(long = "allow", value_name = "ID[=EXPIRES]")]
+        allow: Vec<String>,
+        /// Block images without a signature verified by a --trusted-key.
+        #[arg(long)]
+        require_signature: bool,
+        /// PEM public key (cosign.pub) signatures must verify with; repeatable.
+        #[arg(long = "trusted-key", value_name = "FILE")]
+        trusted_keys: Vec<PathBuf>,
+        /// Block images not scanned yet (or whose scan failed).
+        #[arg(long)]
+        block_unscanned: bool,
+        /// Members with this role or a higher one bypass the policy
+        /// (reader, writer, maintainer, admin; default maintainer).
+        #[arg(long)]
+        bypass_role: Option<String>,
+        /// The whole policy as JSON (the API's document) instead of flags.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["block_severity", "allow", "require_signature", "trusted_keys", "block_unscanned", "bypass_role"])]
+        file: Option<PathBuf>,
+    },
+    /// Remove the namespace's pull policy.
+    Clear {
+        namespace: String,
+    },
+}
+
+fn pull_policy_document(cmd: &PullPolicyCmd) -> anyhow::Result<Value> {
+    let PullPolicyCmd::Set {
+        block_severity,
+        allow,
+        require_signature,
+        trusted_keys,
+        block_unscanned,
+        bypass_role,
+        file,
+        ..
+    } = cmd
+    else {
+        bail!("not a set command");
+    };
+    if let Some(f) = file {
+        let text = fs_err::read_to_string(f)?;
+        return serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a JSON pull policy", f.display()));
+    }
+    let allow: Vec<Value> = allow
+        .iter()
+        .map(|a| match a.split_once('=') {
+            Some((id, expires)) => json!({"id": id, "expires": expires}),
+            None => json!({"id": a}),
+        })
+        .collect();
+    let keys = trusted_keys
+        .iter()
+        .map(|k| {
+            fs_err::read_to_string(k)
+                .with_context(|| format!("reading trusted key {}", k.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut doc = json!({
+        "allow": allow,
+        "require_signature": require_signature,
+        "trusted_keys": keys,
+        "block_unscanned": block_unscanned,
+    });
+    if let Some(s) = block_severity {
+        doc["block_severity"] = json!(s);
+    }
+    if let Some(r) = bypass_role {
+        doc["bypass_role"] = json!(r);
+    }
+    Ok(doc)
 }
 
 struct Api {
@@ -237,6 +327,16 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             &format!("/namespaces/{namespace}/members/{member}"),
             None,
         )?,
+        AdminCommand::PullPolicy(cmd) => {
+            let (method, namespace, body) = match &cmd {
+                PullPolicyCmd::Show { namespace } => (M::GET, namespace, None),
+                PullPolicyCmd::Clear { namespace } => (M::DELETE, namespace, None),
+                PullPolicyCmd::Set { namespace, .. } => {
+                    (M::PUT, namespace, Some(pull_policy_document(&cmd)?))
+                }
+            };
+            api.call(method, &format!("/namespaces/{namespace}/pull-policy"), body)?
+        }
         AdminCommand::Gc => api.call(M::POST, "/gc", None)?,
     };
     if !out.is_null() {
