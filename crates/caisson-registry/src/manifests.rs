@@ -175,7 +175,8 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             self.on_manifest_pulled(name, &d).await;
             let base = self.base_url(req.headers());
             let host = base.split_once("://").map_or(base.as_str(), |(_, h)| h);
-            self.check_pull(ctx, host, name, reference, &rec).await?;
+            self.check_pull(ctx, host, name, reference, &rec, &bytes)
+                .await?;
             if self.sample_pull() {
                 self.audit(
                     &ctx.actor(),

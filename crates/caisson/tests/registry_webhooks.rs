@@ -6,105 +6,15 @@
 
 mod serve_support;
 
-use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
-use caisson_testsupport::advisory_data::data_dir;
-use caisson_testsupport::{fixture, have_tools, openssl_hmac_sha256, registry::free_port};
+use caisson_testsupport::{fixture, have_tools, registry::free_port};
 use serde_json::Value as Json;
+use serve_support::hooks::{receiver, wait_for};
+use serve_support::scan::import_db;
 use serve_support::{serve_with, PASSWORD};
 
 const SECRET: &str = "webhook-secret-for-tests";
-
-/// Received notifications: (headers as lower-case name → value, body).
-type Received = Arc<Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>>;
-
-/// A receiver on its own runtime thread; answers 200 to every POST.
-fn receiver() -> (String, Received) {
-    let got: Received = Arc::default();
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    std_listener.set_nonblocking(true).unwrap();
-    let addr = std_listener.local_addr().unwrap();
-    let sink = Arc::clone(&got);
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = axum::Router::new().route(
-                "/hook",
-                axum::routing::post(
-                    move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                        let sink = Arc::clone(&sink);
-                        async move {
-                            let h = headers
-                                .iter()
-                                .map(|(k, v)| {
-                                    (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
-                                })
-                                .collect();
-                            sink.lock().unwrap().push((h, body.to_vec()));
-                            axum::http::StatusCode::OK
-                        }
-                    },
-                ),
-            );
-            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (format!("http://{addr}/hook"), got)
-}
-
-fn import(db: &Path, feeds: &[std::path::PathBuf]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_caisson"))
-        .arg("db")
-        .arg("--db")
-        .arg(db)
-        .arg("import")
-        .args(feeds)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Waits for a notification of `event` matching `pred`; returns its body.
-fn wait_for(got: &Received, event: &str, pred: impl Fn(&Json) -> bool, dir: &Path) -> Json {
-    let start = Instant::now();
-    loop {
-        let found = got.lock().unwrap().iter().find_map(|(h, body)| {
-            let header = |k: &str| h.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-            let v: Json = serde_json::from_slice(body).ok()?;
-            (header("x-caisson-event").as_deref() == Some(event) && pred(&v))
-                .then(|| (header("x-caisson-signature-256"), body.clone(), v))
-        });
-        if let Some((sig, body, v)) = found {
-            assert_eq!(
-                sig.unwrap(),
-                openssl_hmac_sha256(SECRET, &body, dir),
-                "signature of {event}"
-            );
-            return v;
-        }
-        if start.elapsed() > Duration::from_secs(90) {
-            let seen: Vec<String> = got
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(_, b)| String::from_utf8_lossy(b).chars().take(600).collect())
-                .collect();
-            panic!("no {event} notification; received: {seen:#?}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 #[test]
 fn push_scan_and_new_findings_are_notified() {
@@ -118,7 +28,7 @@ fn push_scan_and_new_findings_are_notified() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     // First only Alpine's data: the Debian/Python image is healthy.
-    import(&db, &[data_dir().join("alpine-secdb")]);
+    import_db(&db, &["alpine-secdb"]);
     let (url, got) = receiver();
     let hooks = dir.path().join("webhooks.yaml");
     fs_err::write(
@@ -163,6 +73,7 @@ fn push_scan_and_new_findings_are_notified() {
     let push = wait_for(
         &got,
         "push",
+        SECRET,
         |v| v["data"]["repo"] == "team/app" && v["data"]["tag"] == "1",
         dir.path(),
     );
@@ -170,22 +81,18 @@ fn push_scan_and_new_findings_are_notified() {
     let scanned = wait_for(
         &got,
         "scan.completed",
+        SECRET,
         |v| v["data"]["digest"] == digest.as_str(),
         dir.path(),
     );
     assert_eq!(scanned["data"]["health"], "healthy", "{scanned}");
 
     // Newer advisories: PyPI's bring critical findings to the stored digest.
-    import(
-        &db,
-        &[
-            data_dir().join("alpine-secdb"),
-            data_dir().join("osv/PyPI/all.zip"),
-        ],
-    );
+    import_db(&db, &["alpine-secdb", "osv/PyPI/all.zip"]);
     let changed = wait_for(
         &got,
         "findings.changed",
+        SECRET,
         |v| v["data"]["digest"] == digest.as_str(),
         dir.path(),
     );

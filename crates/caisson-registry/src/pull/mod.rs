@@ -190,13 +190,18 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         repo: &str,
         reference: &str,
         rec: &ManifestRecord,
+        bytes: &[u8],
     ) -> ApiResult<()> {
         let ns = namespace_of(repo);
         let Some(policy) = self.meta.pull_policy(ns).await? else {
             return Ok(());
         };
-        let is_image =
-            is_scannable(rec) || (media_type::is_index(&rec.media_type) && rec.subject.is_none());
+        // cosign's signature manifests carry an image config type; their
+        // simple-signing layers tell them apart.
+        let is_signature =
+            || caisson_sign::cosign::parse_signature_manifest(bytes).is_ok_and(|l| !l.is_empty());
+        let is_image = (is_scannable(rec) && !is_signature())
+            || (media_type::is_index(&rec.media_type) && rec.subject.is_none());
         if !is_image
             || self
                 .role_in(&ctx.authn.principal, ns)

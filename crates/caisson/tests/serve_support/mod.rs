@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use caisson_testsupport::registry::free_port;
 
+pub mod hooks;
+pub mod scan;
+
 pub const PASSWORD: &str = "admin-password-1";
 
 pub struct Serve {
@@ -19,6 +22,14 @@ pub struct Serve {
     pub data: PathBuf,
     /// `https://…` or `http://…`.
     pub base: String,
+}
+
+impl Serve {
+    /// Kills the server without warning (SIGKILL) and reaps it.
+    pub fn kill_9(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("wait");
+    }
 }
 
 impl Drop for Serve {
