@@ -205,6 +205,15 @@ pub struct QueueDepth {
     pub running: u64,
 }
 
+/// What one retention pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrunedScanState {
+    /// Finished (`done`/`failed`) jobs.
+    pub jobs: u64,
+    /// History lines beyond the per-digest cap.
+    pub history: u64,
+}
+
 /// The scanning side of the metadata store. Every [`crate::MetaStore`] is one.
 pub trait ScanStore: Send + Sync + 'static {
     // -- the queue
@@ -225,6 +234,15 @@ pub trait ScanStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<()>> + Send;
     /// Puts jobs left running by a previous process back in the queue.
     fn requeue_interrupted_scans(&self) -> impl Future<Output = Result<u64>> + Send;
+    /// Retention: removes `done`/`failed` jobs that finished before
+    /// `finished_before_ms` (ms since the epoch) and, per digest, every
+    /// history line but the `keep_history` newest. Queued and running jobs
+    /// are never removed.
+    fn prune_scan_state(
+        &self,
+        finished_before_ms: i64,
+        keep_history: u64,
+    ) -> impl Future<Output = Result<PrunedScanState>> + Send;
     fn scan_queue_depth(&self) -> impl Future<Output = Result<QueueDepth>> + Send;
     /// Jobs of one digest, newest first.
     fn scan_jobs(

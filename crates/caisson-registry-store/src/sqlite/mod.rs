@@ -1,7 +1,9 @@
 //! The SQLite [`MetaStore`]: one database file in WAL mode, one connection
 //! behind a mutex, every call on the blocking pool. The trait impl below only
 //! delegates; the SQL lives in `content.rs` (repositories, manifests, tags,
-//! uploads) and `access.rs` (identity, namespaces, audit).
+//! uploads), `access.rs` (identity, namespaces, audit), `scan.rs` (scan
+//! records, packages, lookups, history) and `scan_queue.rs` (the scan queue
+//! and retention).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -20,6 +22,7 @@ mod access;
 mod content;
 mod scan;
 mod scan_impl;
+mod scan_queue;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS repo_blobs (

@@ -1,7 +1,8 @@
 //! The [`ScanStore`] impl of the SQLite store: every call on the blocking
-//! pool, delegating to the SQL in `scan.rs`.
+//! pool, delegating to the SQL in `scan.rs` and `scan_queue.rs`.
 
 use super::scan::*;
+use super::scan_queue::*;
 use crate::scan::*;
 use crate::Result;
 
@@ -28,6 +29,16 @@ impl ScanStore for super::SqliteMetaStore {
     }
     async fn scan_queue_depth(&self) -> Result<QueueDepth> {
         self.run("count scan queue", depth).await
+    }
+    async fn prune_scan_state(
+        &self,
+        finished_before_ms: i64,
+        keep_history: u64,
+    ) -> Result<PrunedScanState> {
+        self.run("prune scan state", move |c| {
+            prune(c, finished_before_ms, keep_history)
+        })
+        .await
     }
     async fn scan_jobs(&self, repo: &str, digest: &caisson_oci::Digest) -> Result<Vec<ScanJob>> {
         let (r, d) = (repo.to_string(), digest.to_string());

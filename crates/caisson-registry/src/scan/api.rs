@@ -349,4 +349,64 @@ mod tests {
         assert_eq!(split_path("x/v1/scan"), None);
         assert_eq!(split_path(""), None);
     }
+
+    /// Odd paths (empty segments, runs of slashes, `manifests` repeated,
+    /// unicode, control characters) never panic, and every split puts the
+    /// input back together exactly with non-empty name and reference.
+    #[test]
+    fn split_path_of_odd_inputs_never_panics_and_reassembles() {
+        let mut inputs: Vec<String> = [
+            "",
+            "/",
+            "//",
+            "///",
+            "manifests",
+            "/manifests",
+            "manifests/",
+            "/manifests//",
+            "//manifests///",
+            "a/manifests//health",
+            "a/manifests/v1/",
+            "/manifests/v1/health",
+            "a//manifests/v1/health",
+            "a/manifests/manifests/manifests/x",
+            "manifests/manifests/manifests",
+            "a/b/manifests/sha256:00/",
+            "a/manifests/v1/health/",
+            "a/manifests/v1/health//",
+            "ünïcödé/manifests/тег/health",
+            "名前/manifests/🏷️/scan",
+            "a/manifests/v1/\u{0}",
+            "\u{feff}/manifests/\u{200d}/\u{1f600}",
+            "a/manifests\u{0}/v1/health",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        inputs.push("/".repeat(1000));
+        inputs.push(format!("{}manifests/v1/health", "x/".repeat(500)));
+        inputs.push(format!("a/manifests/{}/health", "é".repeat(300)));
+        for s in &inputs {
+            if let Some((name, reference, what)) = split_path(s) {
+                assert!(!name.is_empty() && !reference.is_empty(), "{s:?}");
+                assert!(!reference.contains('/') && !what.contains('/'), "{s:?}");
+                assert_eq!(format!("{name}/manifests/{reference}/{what}"), *s);
+            }
+        }
+        assert_eq!(
+            split_path("ünïcödé/manifests/тег/health"),
+            Some(("ünïcödé", "тег", "health"))
+        );
+        assert_eq!(
+            split_path("a//manifests/v1/health"),
+            Some(("a/", "v1", "health"))
+        );
+        assert_eq!(split_path("a/manifests//health"), None);
+        assert_eq!(split_path("/manifests/v1/health"), None);
+        assert_eq!(
+            split_path("a/manifests/v1/"),
+            Some(("a", "v1", "")),
+            "an empty last segment is a split with an empty `what` (no endpoint matches it)"
+        );
+    }
 }

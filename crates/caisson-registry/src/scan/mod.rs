@@ -13,10 +13,14 @@
 //!   `scan-failed`) against the namespace's severity threshold.
 //! - **Events** ([`RegistryEvent`]) on a broadcast channel for pull
 //!   policies and notifications.
+//! - **Hygiene**: deleting an image deletes the SBOM referrer the registry
+//!   attached to it ([`referrer`]); finished jobs and old history lines are
+//!   pruned periodically ([`retention`]).
 
 pub mod api;
 mod referrer;
 pub mod rescan;
+mod retention;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -53,6 +57,12 @@ pub struct ScanConfig {
     pub db_poll: Duration,
     /// Layer walking limits.
     pub limits: caisson_image::Limits,
+    /// How long finished (`done`/`failed`) scan jobs are kept.
+    pub job_retention: Duration,
+    /// Scan history lines kept per digest (the newest).
+    pub history_per_digest: u64,
+    /// How often finished jobs and history are pruned.
+    pub prune_every: Duration,
 }
 
 impl Default for ScanConfig {
@@ -63,9 +73,18 @@ impl Default for ScanConfig {
             start_paused: false,
             db_poll: Duration::from_secs(30),
             limits: caisson_image::Limits::default(),
+            job_retention: DEFAULT_JOB_RETENTION,
+            history_per_digest: DEFAULT_HISTORY_PER_DIGEST,
+            prune_every: Duration::from_secs(3600),
         }
     }
 }
+
+/// Default age after which finished scan jobs are pruned (7 days).
+pub const DEFAULT_JOB_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Default number of scan history lines kept per digest.
+pub const DEFAULT_HISTORY_PER_DIGEST: u64 = 100;
 
 /// What happened in the registry, for pull policies and notifications.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -329,15 +348,37 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         }
     }
 
-    /// After a manifest DELETE.
+    /// After a manifest DELETE: the digest's scan is forgotten and the SBOM
+    /// referrer the registry attached to it is deleted.
     pub(crate) async fn on_manifest_deleted(&self, repo: &str, digest: &Digest) {
-        if let Err(e) = self.meta.forget_scan(repo, digest).await {
-            tracing::error!("could not forget the scan of {repo}@{digest}: {e}");
-        }
+        self.forget_deleted(repo, digest).await;
         self.publish(RegistryEvent::Deleted {
             repo: repo.to_string(),
             digest: digest.clone(),
         });
+    }
+
+    /// Forgets the scan of a manifest that left the repository (record,
+    /// packages, history, queued jobs) and deletes its SBOM referrer.
+    /// Errors are logged: the manifest is gone either way.
+    pub(crate) async fn forget_deleted(&self, repo: &str, digest: &Digest) {
+        let sbom_manifest = match self.meta.scan_record(repo, digest).await {
+            Ok(rec) => rec.and_then(|r| r.sbom_manifest),
+            Err(e) => {
+                tracing::error!("could not read the scan of deleted {repo}@{digest}: {e}");
+                None
+            }
+        };
+        if let Err(e) = self.meta.forget_scan(repo, digest).await {
+            tracing::error!("could not forget the scan of {repo}@{digest}: {e}");
+        }
+        if let Some(m) = sbom_manifest {
+            if let Err(e) = self.detach_sbom(repo, digest, &m).await {
+                tracing::error!(
+                    "could not delete the SBOM referrer {m} of deleted {repo}@{digest}: {e}"
+                );
+            }
+        }
     }
 
     /// The advisory database, (re)opened when its file changed. `None`
@@ -471,8 +512,8 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         Ok(h)
     }
 
-    /// Starts the scan workers and the database watcher. Jobs a previous
-    /// process left running are queued again first.
+    /// Starts the scan workers, the database watcher and the retention
+    /// task. Jobs a previous process left running are queued again first.
     pub async fn start_scanning(self: &Arc<Self>) -> Result<(), StoreError> {
         let n = self.meta.requeue_interrupted_scans().await?;
         if n > 0 {
@@ -486,6 +527,8 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             let reg = self.clone();
             tokio::spawn(async move { reg.db_watch_loop().await });
         }
+        let reg = self.clone();
+        tokio::spawn(async move { reg.retention_loop().await });
         Ok(())
     }
 

@@ -1,9 +1,12 @@
 //! Attaches a CycloneDX SBOM to an image as an OCI referrer, through the
 //! same store calls a client push makes: blobs stored and linked in the
 //! repository, manifest bytes in the blob store, manifest record (with
-//! `subject`) in the metadata store, all under the shared GC lock.
+//! `subject`) in the metadata store, all under the shared GC lock. When the
+//! image is deleted, [`Registry::detach_sbom`] deletes that referrer again
+//! (only it: referrers clients pushed stay).
 
 use bytes::Bytes;
+use caisson_audit::Outcome;
 use caisson_oci::{media_type, Digest};
 use caisson_registry_store::{
     now_ms, BlobStore, ManifestRecord, ManifestRef, MetaStore, RefKind, StoreError,
@@ -15,6 +18,26 @@ use crate::Registry;
 /// The OCI empty descriptor's media type and content.
 const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 const EMPTY: &[u8] = b"{}";
+
+/// The annotation that marks the SBOM referrers this registry generates.
+const GENERATOR_ANNOTATION: &str = "dev.caisson.sbom.generator";
+const GENERATOR: &str = "caisson serve scan";
+
+/// Whether `rec` is an SBOM referrer this registry generated for `subject`
+/// (pure): SBOM artifact type, that subject, the generator annotation.
+pub(crate) fn is_generated_sbom_of(rec: &ManifestRecord, subject: &Digest) -> bool {
+    rec.subject.as_ref() == Some(subject)
+        && rec.artifact_type.as_deref() == Some(SBOM_ARTIFACT_TYPE)
+        && rec
+            .annotations_json
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            .is_some_and(|a| {
+                a.get(GENERATOR_ANNOTATION)
+                    .and_then(serde_json::Value::as_str)
+                    == Some(GENERATOR)
+            })
+}
 
 /// The referrer manifest for an SBOM blob (pure).
 pub(crate) fn sbom_manifest(
@@ -47,7 +70,7 @@ pub(crate) fn sbom_manifest(
         },
         "annotations": {
             "org.opencontainers.image.created": created,
-            "dev.caisson.sbom.generator": "caisson serve scan",
+            GENERATOR_ANNOTATION: GENERATOR,
         }
     });
     serde_json::to_vec(&doc).unwrap_or_default()
@@ -102,7 +125,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     annotations_json: Some(
                         serde_json::json!({
                             "org.opencontainers.image.created": created,
-                            "dev.caisson.sbom.generator": "caisson serve scan",
+                            GENERATOR_ANNOTATION: GENERATOR,
                         })
                         .to_string(),
                     ),
@@ -126,5 +149,106 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             self.meta.delete_manifest(repo, prev).await?;
         }
         Ok((sbom_digest, manifest_digest))
+    }
+
+    /// Deletes `sbom_manifest`, the SBOM referrer the registry attached to
+    /// the deleted image `subject` in `repo`, through the same store call as
+    /// a client's manifest DELETE (so the referrers API no longer lists it
+    /// and GC can collect its blobs), audited as a system action. A manifest
+    /// that is not a generated SBOM referrer of `subject` is left alone.
+    /// Returns whether a manifest was deleted.
+    pub(crate) async fn detach_sbom(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        sbom_manifest: &Digest,
+    ) -> Result<bool, StoreError> {
+        let Some(rec) = self.meta.get_manifest(repo, sbom_manifest).await? else {
+            return Ok(false);
+        };
+        if !is_generated_sbom_of(&rec, subject) {
+            tracing::warn!(
+                "{repo}@{sbom_manifest} is not the generated SBOM referrer of {subject}: kept"
+            );
+            return Ok(false);
+        }
+        if self
+            .meta
+            .delete_manifest(repo, sbom_manifest)
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        self.audit(
+            "system",
+            "",
+            "delete-manifest",
+            &format!("{repo}:{sbom_manifest}"),
+            Outcome::Success,
+            &format!("SBOM referrer of deleted {subject}"),
+        )
+        .await;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(subject: Option<&Digest>, artifact_type: &str, annotations: &str) -> ManifestRecord {
+        ManifestRecord {
+            repo: "r".into(),
+            digest: Digest::sha256(b"referrer"),
+            media_type: media_type::OCI_MANIFEST.into(),
+            artifact_type: Some(artifact_type.into()),
+            size: 1,
+            subject: subject.cloned(),
+            annotations_json: Some(annotations.into()),
+            created_ms: 0,
+            refs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_generated_sbom_referrers_of_the_subject_are_ours() {
+        let image = Digest::sha256(b"image");
+        let other = Digest::sha256(b"other");
+        let ours = r#"{"dev.caisson.sbom.generator":"caisson serve scan"}"#;
+        assert!(is_generated_sbom_of(
+            &record(Some(&image), SBOM_ARTIFACT_TYPE, ours),
+            &image
+        ));
+        // Another subject, no subject, another artifact type, a client's
+        // annotations, annotations that are not JSON: not ours.
+        assert!(!is_generated_sbom_of(
+            &record(Some(&other), SBOM_ARTIFACT_TYPE, ours),
+            &image
+        ));
+        assert!(!is_generated_sbom_of(
+            &record(None, SBOM_ARTIFACT_TYPE, ours),
+            &image
+        ));
+        assert!(!is_generated_sbom_of(
+            &record(
+                Some(&image),
+                "application/vnd.dev.cosign.artifact.sig.v1+json",
+                ours
+            ),
+            &image
+        ));
+        assert!(!is_generated_sbom_of(
+            &record(
+                Some(&image),
+                SBOM_ARTIFACT_TYPE,
+                r#"{"dev.caisson.sbom.generator":"someone else"}"#
+            ),
+            &image
+        ));
+        assert!(!is_generated_sbom_of(
+            &record(Some(&image), SBOM_ARTIFACT_TYPE, "not json"),
+            &image
+        ));
     }
 }

@@ -120,6 +120,11 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             if let Err(e) = self.meta.finish_scan_job(job.id, error).await {
                 tracing::error!(job = job.id, "cannot finish scan job: {e}");
             }
+            // The image may have been deleted while it was scanned, after
+            // the delete hook ran: drop what this job attached and stored.
+            if let Ok(None) = self.meta.get_manifest(&job.repo, &job.digest).await {
+                self.forget_deleted(&job.repo, &job.digest).await;
+            }
         }
     }
 

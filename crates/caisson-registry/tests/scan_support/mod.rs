@@ -53,6 +53,17 @@ pub fn scan_config(workers: usize, db: Option<&Path>, paused: bool) -> ScanConfi
 
 /// Starts a server on `data` (created if needed) with `scan` settings.
 pub fn start(data: &Path, scan: ScanConfig) -> Server {
+    start_with(
+        data,
+        Config {
+            scan,
+            ..Config::default()
+        },
+    )
+}
+
+/// Starts a server on `data` (created if needed) with a whole `config`.
+pub fn start_with(data: &Path, config: Config) -> Server {
     let path = data.to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel::<(SocketAddr, Arc<Reg>)>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -63,10 +74,6 @@ pub fn start(data: &Path, scan: ScanConfig) -> Server {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let config = Config {
-                scan,
-                ..Config::default()
-            };
             let reg = Arc::new(open_embedded(&path, config).expect("open registry"));
             reg.bootstrap_admin(Some(ADMIN_PASSWORD.into()))
                 .await

@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// update`/`import`); a change re-matches every stored SBOM.
     #[arg(long, default_value_t = 30)]
     pub db_poll: u64,
+    /// Days finished scan jobs are kept (history: the newest 100 lines per
+    /// digest); pruned hourly.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub scan_retention_days: u64,
     /// Webhook endpoints (YAML, see docs/registry.md) notified of pushes,
     /// deletions, scans, new critical findings and admission denials;
     /// deliveries are logged to `<data-dir>/webhook-deliveries.jsonl`.
@@ -113,6 +117,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             workers: args.scan_workers,
             db_dir: args.db.clone(),
             db_poll: Duration::from_secs(args.db_poll.max(1)),
+            job_retention: Duration::from_secs(args.scan_retention_days.saturating_mul(86_400)),
             ..Default::default()
         },
         ..Config::default()
