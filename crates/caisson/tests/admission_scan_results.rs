@@ -8,12 +8,11 @@
 mod common;
 mod serve_support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use caisson_testsupport::{fixture, have_tools, registry::free_port, write_auth_file};
 use serde_json::Value as Json;
-use serve_support::{pod_review, serve_with, PASSWORD};
+use serve_support::{pod_review, push_fixture, serve_with, PASSWORD};
 
 #[test]
 fn webhook_uses_the_registry_scan_results() {
@@ -58,23 +57,7 @@ fn webhook_uses_the_registry_scan_results() {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap();
-    let layout = root.join(entry["oci"].as_str().unwrap());
-    let st = Command::new("skopeo")
-        .args([
-            "copy",
-            "-q",
-            "--dest-tls-verify=false",
-            &format!("--dest-creds=admin:{PASSWORD}"),
-        ])
-        .arg(format!(
-            "oci:{}:{}",
-            layout.display(),
-            entry["tag"].as_str().unwrap()
-        ))
-        .arg(format!("docker://{host}/team/app:1"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    push_fixture(&host, &root, &entry, "team/app:1");
     // Wait for the scan to finish.
     let start = Instant::now();
     loop {

@@ -6,13 +6,11 @@
 
 mod serve_support;
 
-use std::process::Command;
-
 use caisson_testsupport::{fixture, have_tools, registry::free_port};
 use serde_json::Value as Json;
 use serve_support::hooks::{receiver, wait_for};
 use serve_support::scan::import_db;
-use serve_support::{serve_with, PASSWORD};
+use serve_support::{push_fixture, serve_with};
 
 const SECRET: &str = "webhook-secret-for-tests";
 
@@ -52,23 +50,7 @@ fn push_scan_and_new_findings_are_notified() {
         &[("TEST_WEBHOOK_SECRET", SECRET)],
     );
     let host = server.host.clone();
-    let layout = root.join(entry["oci"].as_str().unwrap());
-    let st = Command::new("skopeo")
-        .args([
-            "copy",
-            "-q",
-            "--dest-tls-verify=false",
-            &format!("--dest-creds=admin:{PASSWORD}"),
-        ])
-        .arg(format!(
-            "oci:{}:{}",
-            layout.display(),
-            entry["tag"].as_str().unwrap()
-        ))
-        .arg(format!("docker://{host}/team/app:1"))
-        .status()
-        .unwrap();
-    assert!(st.success());
+    push_fixture(&host, &root, &entry, "team/app:1");
 
     let push = wait_for(
         &got,

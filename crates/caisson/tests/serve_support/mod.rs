@@ -182,3 +182,25 @@ pub fn admin(s: &Serve, auth: (&str, &str), args: &[&str]) -> (bool, String, Str
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Pushes the fixture image (`root`, its `manifest.json` `entry`) to
+/// `host/<repo_tag>` as admin with skopeo.
+pub fn push_fixture(host: &str, root: &Path, entry: &serde_json::Value, repo_tag: &str) {
+    let layout = root.join(entry["oci"].as_str().expect("oci layout"));
+    let st = Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            &format!("--dest-creds=admin:{PASSWORD}"),
+        ])
+        .arg(format!(
+            "oci:{}:{}",
+            layout.display(),
+            entry["tag"].as_str().expect("fixture tag")
+        ))
+        .arg(format!("docker://{host}/{repo_tag}"))
+        .status()
+        .expect("skopeo runs");
+    assert!(st.success(), "skopeo push of {repo_tag}");
+}
