@@ -24,6 +24,7 @@ pub enum Code {
     RangeInvalid,
     TagImmutable,
     QuotaExceeded,
+    TooManyRequests,
     Internal,
 }
 
@@ -46,6 +47,7 @@ impl Code {
             Code::RangeInvalid => "RANGE_INVALID",
             Code::TagImmutable => "TAG_IMMUTABLE",
             Code::QuotaExceeded => "QUOTA_EXCEEDED",
+            Code::TooManyRequests => "TOOMANYREQUESTS",
             Code::Internal => "INTERNAL_ERROR",
         }
     }
@@ -67,6 +69,7 @@ impl Code {
             Code::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
             Code::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
             Code::TagImmutable => StatusCode::CONFLICT,
+            Code::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -63,6 +63,8 @@ pub struct Config {
     pub pull_audit_every: u64,
     /// Scan on push, re-scan, health.
     pub scan: scan::ScanConfig,
+    /// Password verification slots and failed-login throttling.
+    pub auth: auth::guard::AuthLimits,
 }
 
 impl Default for Config {
@@ -77,6 +79,7 @@ impl Default for Config {
             upload_ttl: Duration::from_secs(24 * 3600),
             pull_audit_every: 1,
             scan: scan::ScanConfig::default(),
+            auth: auth::guard::AuthLimits::default(),
         }
     }
 }
@@ -88,6 +91,7 @@ pub struct Registry<B, M> {
     pub(crate) config: Config,
     pub(crate) tokens: auth::token::TokenKey,
     pub(crate) cred_cache: Mutex<HashMap<[u8; 32], Instant>>,
+    pub(crate) login_guard: auth::guard::LoginGuard,
     /// Manifest writes hold it shared; GC's delete phase holds it exclusively.
     pub(crate) gc_lock: tokio::sync::RwLock<()>,
     pub(crate) pull_counter: AtomicU64,
@@ -129,11 +133,35 @@ pub fn open_embedded(
             source: e,
         },
     })?;
+    owner_only(data_dir, 0o700).map_err(store_err)?;
     let blobs = FsBlobStore::open(data_dir.join("storage")).map_err(store_err)?;
-    let meta = SqliteMetaStore::open(&data_dir.join("meta.sqlite")).map_err(store_err)?;
+    let meta_path = data_dir.join("meta.sqlite");
+    let meta = SqliteMetaStore::open(&meta_path).map_err(store_err)?;
+    // Password hashes and the audit log: owner-only (SQLite gives its -wal
+    // and -shm files the main file's mode).
+    owner_only(&meta_path, 0o600).map_err(store_err)?;
     let tokens = auth::token::TokenKey::load_or_create(&data_dir.join("token-key.pem"))
         .map_err(OpenError::Key)?;
     Ok(Registry::new(blobs, meta, config, tokens))
+}
+
+/// Sets `path`'s permission bits to `mode` (the data directory and the
+/// metadata database hold password hashes: owner-only).
+fn owner_only(path: &Path, mode: u32) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| {
+            StoreError::Io {
+                op: "restrict permissions",
+                path: path.display().to_string(),
+                source: e,
+            }
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }
 
 impl<B: BlobStore, M: MetaStore> Registry<B, M> {
@@ -143,6 +171,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             meta,
             tokens,
             cred_cache: Mutex::new(HashMap::new()),
+            login_guard: auth::guard::LoginGuard::new(config.auth.clone()),
             gc_lock: tokio::sync::RwLock::new(()),
             pull_counter: AtomicU64::new(0),
             auth_seen: Mutex::new(HashMap::new()),

@@ -267,9 +267,35 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                 }),
             }
         }
-        self.blobs.put(&d, bytes.clone()).await?;
         let ns = self.meta.get_namespace(namespace_of(name)).await?;
         let immutable = ns.is_some_and(|n| n.immutable_tags);
+        let target = format!("{name}:{reference}");
+        // Refuse an immutable tag move before anything is written: a refused
+        // push leaves no bytes behind. (The store checks again atomically; a
+        // push racing this one can at worst leave an unreferenced manifest
+        // blob, which garbage collection removes.)
+        if let (true, Reference::Tag(t)) = (immutable, &r) {
+            if let Some(current) = self.meta.resolve_tag(name, t).await? {
+                if current != d {
+                    let e = StoreError::TagImmutable {
+                        repo: name.to_string(),
+                        tag: t.clone(),
+                        current,
+                    };
+                    self.audit(
+                        &ctx.actor(),
+                        &ctx.source,
+                        "push-manifest",
+                        &target,
+                        Outcome::Denied,
+                        &e.to_string(),
+                    )
+                    .await;
+                    return Err(e.into());
+                }
+            }
+        }
+        self.blobs.put(&d, bytes.clone()).await?;
         let media_type_pushed = parsed.media_type.clone();
         let record = ManifestRecord {
             repo: name.to_string(),
@@ -286,7 +312,6 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             Reference::Tag(t) => Some(t.clone()),
             Reference::Digest(_) => None,
         };
-        let target = format!("{name}:{reference}");
         let outcome = match self.meta.put_manifest(record, tag, immutable).await {
             Ok(o) => o,
             Err(e @ StoreError::TagImmutable { .. }) => {
@@ -382,7 +407,32 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                 .await;
             }
             Reference::Digest(d) => {
-                let Some(tags) = self.meta.delete_manifest(name, &d).await? else {
+                let immutable = self
+                    .meta
+                    .get_namespace(namespace_of(name))
+                    .await?
+                    .is_some_and(|n| n.immutable_tags);
+                // An immutable tag must not move by deleting what it points at.
+                let deleted = match self.meta.delete_manifest(name, &d, immutable).await {
+                    Err(e @ StoreError::TagImmutable { .. }) => {
+                        let msg = format!(
+                            "{e}; tags in {} are immutable, so the manifest they point at cannot be deleted",
+                            namespace_of(name)
+                        );
+                        self.audit(
+                            &ctx.actor(),
+                            &ctx.source,
+                            "delete-manifest",
+                            &target,
+                            Outcome::Denied,
+                            &msg,
+                        )
+                        .await;
+                        return Err(ApiError::new(Code::TagImmutable, msg));
+                    }
+                    other => other?,
+                };
+                let Some(tags) = deleted else {
                     return Err(ApiError::new(
                         Code::ManifestUnknown,
                         format!("manifest {d} is not in {name}"),

@@ -146,7 +146,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             )
             .await?;
         if let Some(prev) = previous.filter(|p| **p != manifest_digest) {
-            self.meta.delete_manifest(repo, prev).await?;
+            self.meta.delete_manifest(repo, prev, false).await?;
         }
         Ok((sbom_digest, manifest_digest))
     }
@@ -174,7 +174,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         }
         if self
             .meta
-            .delete_manifest(repo, sbom_manifest)
+            .delete_manifest(repo, sbom_manifest, false)
             .await?
             .is_none()
         {

@@ -234,34 +234,49 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         app = app.merge(caisson_admission::router(state));
         eprintln!("admission webhook at /admission/validate ({policies} policies)");
     }
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .with_context(|| {
-                    format!(
-                        "loading TLS certificate {} and key {}",
-                        cert.display(),
-                        key.display()
-                    )
-                })?;
-            eprintln!("caisson registry listening on https://{}", args.listen);
-            axum_server::bind_rustls(args.listen, tls)
-                .serve(app)
-                .await
-                .with_context(|| format!("serving on {}", args.listen))?;
-        }
-        _ => {
-            let listener = tokio::net::TcpListener::bind(args.listen)
-                .await
-                .with_context(|| format!("binding {}", args.listen))?;
-            eprintln!("caisson registry listening on http://{}", args.listen);
-            axum::serve(listener, app)
-                .await
-                .with_context(|| format!("serving on {}", args.listen))?;
-        }
-    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            caisson_admission::tls::server_config(cert, key).with_context(|| {
+                format!(
+                    "loading TLS certificate {} and key {}",
+                    cert.display(),
+                    key.display()
+                )
+            })?,
+        ),
+        _ => None,
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("caisson registry listening on {scheme}://{}", args.listen);
+    // Header-read and body-idle timeouts and per-address connection limits
+    // (slowloris); SIGINT/SIGTERM stop accepting and drain in-flight requests.
+    caisson_http::serve(
+        listener,
+        tls,
+        app,
+        caisson_http::Limits::default(),
+        shutdown_signal(),
+    )
+    .await;
+    eprintln!("caisson registry stopped");
     Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }
