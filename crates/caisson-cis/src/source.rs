@@ -5,7 +5,6 @@
 //! between the list and the inspect.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use bollard::models::{
     ContainerInspectResponse, ContainerTopResponse, ImageHistoryResponseItem, ImageInspect,
@@ -24,20 +23,23 @@ pub enum SourceError {
     Other(String),
 }
 
-/// The engine calls the benchmark needs.
+/// The engine calls the benchmark needs. Synchronous, like caisson-host's
+/// `Engine` (which runs its own runtime); an async client wraps its calls
+/// in `block_on`.
 pub trait ContainerSource {
     /// Running containers as `(id, name)`.
-    fn list_running(&self) -> impl Future<Output = Result<Vec<(String, String)>, SourceError>>;
-    fn inspect(
-        &self,
-        id: &str,
-    ) -> impl Future<Output = Result<ContainerInspectResponse, SourceError>>;
-    fn top(&self, id: &str) -> impl Future<Output = Result<ContainerTopResponse, SourceError>>;
-    fn image_inspect(&self, id: &str) -> impl Future<Output = Result<ImageInspect, SourceError>>;
-    fn image_history(
-        &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Vec<ImageHistoryResponseItem>, SourceError>>;
+    fn list_running(&self) -> Result<Vec<(String, String)>, SourceError>;
+    fn inspect(&self, id: &str) -> Result<ContainerInspectResponse, SourceError>;
+    /// `GET /containers/{id}/top` (never an exec).
+    fn top(&self, id: &str) -> Result<ContainerTopResponse, SourceError>;
+    fn image_inspect(&self, id: &str) -> Result<ImageInspect, SourceError>;
+    /// `GET /images/{id}/history`. Without it 4.7 and 4.9 are manual and
+    /// 4.10 reads the config's Env only.
+    fn image_history(&self, _id: &str) -> Result<Vec<ImageHistoryResponseItem>, SourceError> {
+        Err(SourceError::Other(
+            "image history not supported by this source".into(),
+        ))
+    }
 }
 
 /// What [`gather_containers`] found.
@@ -52,20 +54,20 @@ pub struct Gathered {
 /// Lists the running containers and gathers each one's facts. A container
 /// gone (or stopped) between the list and its inspect or `top` is skipped
 /// with a note; each image is fetched once.
-pub async fn gather_containers<S: ContainerSource>(src: &S) -> Result<Gathered, SourceError> {
+pub fn gather_containers<S: ContainerSource>(src: &S) -> Result<Gathered, SourceError> {
     let mut out = Gathered::default();
     let mut images: BTreeMap<
         String,
         (Option<ImageInspect>, Option<Vec<ImageHistoryResponseItem>>),
     > = BTreeMap::new();
-    for (id, name) in src.list_running().await? {
+    for (id, name) in src.list_running()? {
         let name = name.trim_start_matches('/').to_string();
         let skip = |reason: String| Skipped {
             id: id.clone(),
             name: name.clone(),
             reason,
         };
-        let inspect = match src.inspect(&id).await {
+        let inspect = match src.inspect(&id) {
             Ok(i) => i,
             Err(SourceError::Gone) => {
                 out.skipped
@@ -82,7 +84,7 @@ pub async fn gather_containers<S: ContainerSource>(src: &S) -> Result<Gathered, 
                 .push(skip("stopped between list and inspect".into()));
             continue;
         }
-        let top = match src.top(&id).await {
+        let top = match src.top(&id) {
             Ok(t) => Some(t),
             Err(SourceError::Gone) => {
                 out.skipped
@@ -97,8 +99,8 @@ pub async fn gather_containers<S: ContainerSource>(src: &S) -> Result<Gathered, 
         let (image, history) = match inspect.image.clone() {
             Some(image_id) => {
                 if !images.contains_key(&image_id) {
-                    let i = src.image_inspect(&image_id).await;
-                    let h = src.image_history(&image_id).await;
+                    let i = src.image_inspect(&image_id);
+                    let h = src.image_history(&image_id);
                     if let Err(e) = &i {
                         out.notes
                             .push(format!("image {image_id}: inspect failed: {e}"));

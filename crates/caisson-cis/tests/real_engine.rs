@@ -28,7 +28,11 @@ use caisson_cis::{
     Status,
 };
 
-struct Engine(Docker);
+/// bollard behind the synchronous source trait.
+struct Engine {
+    docker: Docker,
+    rt: tokio::runtime::Runtime,
+}
 
 fn err(e: bollard::errors::Error) -> SourceError {
     match e {
@@ -40,11 +44,11 @@ fn err(e: bollard::errors::Error) -> SourceError {
 }
 
 impl ContainerSource for Engine {
-    async fn list_running(&self) -> Result<Vec<(String, String)>, SourceError> {
+    fn list_running(&self) -> Result<Vec<(String, String)>, SourceError> {
+        let opts = ListContainersOptionsBuilder::new().all(false).build();
         let list = self
-            .0
-            .list_containers(Some(ListContainersOptionsBuilder::new().all(false).build()))
-            .await
+            .rt
+            .block_on(self.docker.list_containers(Some(opts)))
             .map_err(err)?;
         Ok(list
             .into_iter()
@@ -57,17 +61,21 @@ impl ContainerSource for Engine {
             })
             .collect())
     }
-    async fn inspect(&self, id: &str) -> Result<ContainerInspectResponse, SourceError> {
-        self.0.inspect_container(id, None).await.map_err(err)
+    fn inspect(&self, id: &str) -> Result<ContainerInspectResponse, SourceError> {
+        self.rt
+            .block_on(self.docker.inspect_container(id, None))
+            .map_err(err)
     }
-    async fn top(&self, id: &str) -> Result<ContainerTopResponse, SourceError> {
-        self.0.top_processes(id, None).await.map_err(err)
+    fn top(&self, id: &str) -> Result<ContainerTopResponse, SourceError> {
+        self.rt
+            .block_on(self.docker.top_processes(id, None))
+            .map_err(err)
     }
-    async fn image_inspect(&self, id: &str) -> Result<ImageInspect, SourceError> {
-        self.0.inspect_image(id).await.map_err(err)
+    fn image_inspect(&self, id: &str) -> Result<ImageInspect, SourceError> {
+        self.rt.block_on(self.docker.inspect_image(id)).map_err(err)
     }
-    async fn image_history(&self, id: &str) -> Result<Vec<ImageHistoryResponseItem>, SourceError> {
-        self.0.image_history(id).await.map_err(err)
+    fn image_history(&self, id: &str) -> Result<Vec<ImageHistoryResponseItem>, SourceError> {
+        self.rt.block_on(self.docker.image_history(id)).map_err(err)
     }
 }
 
@@ -156,8 +164,8 @@ impl Drop for SharedDir {
 /// the flag/pass contract.
 const REVIEW_ONLY: &[&str] = &["5.9", "5.23", "5.24", "5.28"];
 
-#[tokio::test]
-async fn risky_and_hardened_containers_on_a_real_engine() {
+#[test]
+fn risky_and_hardened_containers_on_a_real_engine() {
     let Some(host) = docker_host() else { return };
     let Some((fixtures, entry)) = caisson_testsupport::fixture("debian") else {
         return;
@@ -297,14 +305,15 @@ async fn risky_and_hardened_containers_on_a_real_engine() {
         ],
     );
 
-    let client = Docker::connect_with_unix(&host, 30, API_DEFAULT_VERSION)
-        .unwrap()
-        .negotiate_version()
-        .await
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap();
-    let info = client.info().await.unwrap();
-    let engine = Engine(client);
-    let g = gather_containers(&engine).await.unwrap();
+    let docker = Docker::connect_with_unix(&host, 30, API_DEFAULT_VERSION).unwrap();
+    let docker = rt.block_on(docker.negotiate_version()).unwrap();
+    let info = rt.block_on(docker.info()).unwrap();
+    let engine = Engine { docker, rt };
+    let g = gather_containers(&engine).unwrap();
     let facts = gather_host(
         &GatherOptions {
             docker_host: Some(host.clone()),

@@ -102,26 +102,26 @@ struct FakeEngine {
 }
 
 impl ContainerSource for FakeEngine {
-    async fn list_running(&self) -> Result<Vec<(String, String)>, SourceError> {
+    fn list_running(&self) -> Result<Vec<(String, String)>, SourceError> {
         Ok(self.listed.clone())
     }
-    async fn inspect(&self, id: &str) -> Result<ContainerInspectResponse, SourceError> {
+    fn inspect(&self, id: &str) -> Result<ContainerInspectResponse, SourceError> {
         self.containers.get(id).cloned().ok_or(SourceError::Gone)
     }
-    async fn top(&self, _id: &str) -> Result<ContainerTopResponse, SourceError> {
+    fn top(&self, _id: &str) -> Result<ContainerTopResponse, SourceError> {
         Ok(top(&["sleep 3600"]))
     }
-    async fn image_inspect(&self, _id: &str) -> Result<ImageInspect, SourceError> {
+    fn image_inspect(&self, _id: &str) -> Result<ImageInspect, SourceError> {
         *self.image_calls.lock().unwrap() += 1;
         Ok(image("1000", true, &[]))
     }
-    async fn image_history(&self, _id: &str) -> Result<Vec<ImageHistoryResponseItem>, SourceError> {
+    fn image_history(&self, _id: &str) -> Result<Vec<ImageHistoryResponseItem>, SourceError> {
         Err(SourceError::Other("history is not supported here".into()))
     }
 }
 
-#[tokio::test]
-async fn container_gone_between_list_and_inspect_is_skipped_with_a_note() {
+#[test]
+fn container_gone_between_list_and_inspect_is_skipped_with_a_note() {
     let a = hardened_inspect("a");
     let b = patch(hardened_inspect("bb"), json!({}));
     let stopped = patch(
@@ -142,7 +142,7 @@ async fn container_gone_between_list_and_inspect_is_skipped_with_a_note() {
         e.containers
             .insert(id(v), serde_json::from_value(v.clone()).unwrap());
     }
-    let g = gather_containers(&e).await.unwrap();
+    let g = gather_containers(&e).unwrap();
     assert_eq!(g.containers.len(), 2);
     assert_eq!(
         *e.image_calls.lock().unwrap(),
