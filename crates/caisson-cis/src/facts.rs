@@ -27,9 +27,9 @@ pub struct HostFacts {
     /// does not exist.
     pub registry_certs: Option<Vec<(String, FileState)>>,
     pub audit: AuditFacts,
-    /// Mount points of the host (from mountinfo), as host paths; `None` when
-    /// mountinfo could not be read.
-    pub mount_points: Option<Vec<String>>,
+    /// Mounts of the host (from mountinfo), mount points as host paths;
+    /// `None` when mountinfo could not be read.
+    pub mounts: Option<Vec<crate::parse::Mount>>,
     /// The `docker` group from `<root>/etc/group`.
     pub docker_group: GroupFact,
     /// `DOCKER_CONTENT_TRUST` in the environment of the run.

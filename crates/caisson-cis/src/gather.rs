@@ -105,7 +105,7 @@ pub fn gather_host(opts: &GatherOptions, info: Option<SystemInfo>) -> HostFacts 
             .collect()
     });
     let audit = audit_facts(root, opts.run_auditctl, &mut notes);
-    let mount_points = mount_points(root, &mut notes);
+    let mounts = mounts(root, &mut notes);
     let apparmor = read_small(&under(root, "/sys/module/apparmor/parameters/enabled"))
         .is_some_and(|t| t.trim_start().starts_with('Y'));
     let selinux = under(root, "/sys/fs/selinux/enforce").exists();
@@ -120,7 +120,7 @@ pub fn gather_host(opts: &GatherOptions, info: Option<SystemInfo>) -> HostFacts 
         files,
         registry_certs,
         audit,
-        mount_points,
+        mounts,
         docker_group,
         content_trust: opts.content_trust.clone(),
         apparmor,
@@ -342,9 +342,10 @@ fn audit_facts(root: &Path, run_auditctl: bool, notes: &mut Vec<String>) -> Audi
     }
 }
 
-/// Mount points as host paths: `<root>/proc/self/mountinfo` (falling back
-/// to this process's), keeping those under `root` with the prefix removed.
-fn mount_points(root: &Path, notes: &mut Vec<String>) -> Option<Vec<String>> {
+/// Mounts with host-path mount points: `<root>/proc/self/mountinfo`
+/// (falling back to this process's), those under `root` with the prefix
+/// removed.
+fn mounts(root: &Path, notes: &mut Vec<String>) -> Option<Vec<parse::Mount>> {
     let text = read_small(&under(root, "/proc/self/mountinfo"))
         .or_else(|| read_small(Path::new("/proc/self/mountinfo")));
     let Some(text) = text else {
@@ -356,16 +357,19 @@ fn mount_points(root: &Path, notes: &mut Vec<String>) -> Option<Vec<String>> {
     Some(
         parse::mountinfo(&text)
             .into_iter()
-            .filter_map(|m| {
+            .filter_map(|mut m| {
                 if prefix.is_empty() {
                     return Some(m);
                 }
-                let rest = m.strip_prefix(prefix)?;
+                let rest = m.mount_point.strip_prefix(prefix)?;
                 if rest.is_empty() {
-                    Some("/".to_string())
+                    m.mount_point = "/".to_string();
+                } else if rest.starts_with('/') {
+                    m.mount_point = rest.to_string();
                 } else {
-                    rest.starts_with('/').then(|| rest.to_string())
+                    return None;
                 }
+                Some(m)
             })
             .collect(),
     )

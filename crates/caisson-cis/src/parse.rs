@@ -107,13 +107,37 @@ fn trim_slash(p: &str) -> &str {
     }
 }
 
-/// Mount points from `/proc/<pid>/mountinfo` (field 5), octal escapes
-/// (`\040` for a space) decoded.
-pub fn mountinfo(text: &str) -> Vec<String> {
+/// One mountinfo line: mount id, parent id, device (`major:minor`), the
+/// mount's root within its filesystem, and the mount point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub id: u64,
+    pub parent: u64,
+    pub dev: String,
+    pub root: String,
+    pub mount_point: String,
+}
+
+/// The lines of `/proc/<pid>/mountinfo` (fields 1–5), octal escapes
+/// (`\040` for a space) decoded; malformed lines skipped.
+pub fn mountinfo(text: &str) -> Vec<Mount> {
     text.lines()
-        .filter_map(|l| l.split(' ').nth(4))
         .take(MAX_LINES)
-        .map(unescape_octal)
+        .filter_map(|l| {
+            let mut f = l.split(' ');
+            let id = f.next()?.parse().ok()?;
+            let parent = f.next()?.parse().ok()?;
+            let dev = f.next()?.to_string();
+            let root = unescape_octal(f.next()?);
+            let mount_point = unescape_octal(f.next()?);
+            Some(Mount {
+                id,
+                parent,
+                dev,
+                root,
+                mount_point,
+            })
+        })
         .collect()
 }
 
@@ -224,7 +248,10 @@ mod tests {
                     30 22 8:2 / /var/lib/docker rw - xfs /dev/sdb1 rw\n\
                     31 22 0:5 / /mnt/with\\040space rw - tmpfs tmpfs rw\n\
                     garbage\n";
-        assert_eq!(mountinfo(text), ["/", "/var/lib/docker", "/mnt/with space"]);
+        let m = mountinfo(text);
+        let points: Vec<&str> = m.iter().map(|m| m.mount_point.as_str()).collect();
+        assert_eq!(points, ["/", "/var/lib/docker", "/mnt/with space"]);
+        assert_eq!((m[1].id, m[1].parent, m[1].dev.as_str()), (30, 22, "8:2"));
         assert_eq!(unescape_octal("a\\777b\\0"), "a\\777b\\0");
     }
 

@@ -308,6 +308,28 @@ fn missing_everything_is_not_applicable_or_warn_as_documented() {
     assert_eq!(status("1.1.1"), Status::Warn);
 }
 
+/// dockerd bind-mounts its data root onto itself: a mount point on the same
+/// device as its parent is not a separate partition.
+#[test]
+fn self_bind_mount_of_the_docker_root_is_not_a_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "/proc/self/mountinfo", &format!(
+        "27 1 254:0 / {r} rw - ext4 /dev/vda rw\n45 27 254:0 /var/lib/docker {r}/var/lib/docker rw shared:1 - ext4 /dev/vda rw\n",
+        r = root.display()
+    ), 0o444);
+    let h = gather(root, json!({"SecurityOptions": []}));
+    let c = run(&h, &[]);
+    let c = result(&c, "1.1.1");
+    assert_eq!(c.status, Status::Warn);
+    assert!(
+        c.evidence
+            .contains("bind mount of /var/lib/docker on the same filesystem"),
+        "{}",
+        c.evidence
+    );
+}
+
 #[test]
 fn several_dockerds_pick_the_one_at_the_docker_host() {
     let dir = tempfile::tempdir().unwrap();

@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
             host.audit.source = Some("fuzz".into());
         }
         3 => {
-            host.mount_points = Some(parse::mountinfo(&text));
+            host.mounts = Some(parse::mountinfo(&text));
         }
         _ => {
             let groups = parse::id_file(&text);

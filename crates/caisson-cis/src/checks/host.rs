@@ -40,19 +40,44 @@ fn partition(ctx: &Ctx<'_>) -> Outcome {
         }
     }
     let key = "host-partition";
-    match &ctx.host.mount_points {
-        None => Outcome::new(
+    let Some(mounts) = &ctx.host.mounts else {
+        return Outcome::new(
             key,
             Status::Warn,
             format!("{root}: mountinfo could not be read"),
-        ),
-        Some(m) if m.contains(&root) => {
-            Outcome::new(key, Status::Pass, format!("{root} is a mount point"))
-        }
-        Some(_) => Outcome::new(
+        );
+    };
+    // The last mount at that point is the visible one. dockerd bind-mounts
+    // its own root onto itself, so a mount point alone proves nothing: the
+    // filesystem must differ from the one the parent directory is on.
+    let Some(m) = mounts.iter().rev().find(|m| m.mount_point == root) else {
+        return Outcome::new(
             key,
             Status::Warn,
             format!("{root} is not a separate mount point"),
+        );
+    };
+    match mounts.iter().rev().find(|p| p.id == m.parent) {
+        Some(p) if p.dev == m.dev => Outcome::new(
+            key,
+            Status::Warn,
+            format!(
+                "{root} is a bind mount of {} on the same filesystem as {} (device {})",
+                m.root, p.mount_point, m.dev
+            ),
+        ),
+        Some(p) => Outcome::new(
+            key,
+            Status::Pass,
+            format!(
+                "{root} is mounted from device {} ({} is on {})",
+                m.dev, p.mount_point, p.dev
+            ),
+        ),
+        None => Outcome::new(
+            key,
+            Status::Pass,
+            format!("{root} is mounted from device {}", m.dev),
         ),
     }
 }

@@ -103,7 +103,9 @@ pub fn good_host() -> HostFacts {
             source: Some("auditctl -l".into()),
             rules: Vec::new(),
         },
-        mount_points: Some(vec!["/".into(), "/var/lib/docker".into()]),
+        mounts: Some(caisson_cis::parse::mountinfo(
+            "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n30 22 8:2 / /var/lib/docker rw - xfs /dev/sdb1 rw\n",
+        )),
         docker_group: GroupFact::Present {
             gid: 998,
             members: vec![],
