@@ -82,7 +82,7 @@ fn main() {
     let root = flag("--root").unwrap_or_else(|| "/".into());
     let format = Format::parse(&flag("--format").unwrap_or_else(|| "table".into()))
         .expect("--format table|json|sarif");
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();

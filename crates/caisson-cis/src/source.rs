@@ -5,6 +5,8 @@
 //! between the list and the inspect.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use bollard::models::{
     ContainerInspectResponse, ContainerTopResponse, ImageHistoryResponseItem, ImageInspect,
@@ -51,49 +53,94 @@ pub struct Gathered {
     pub notes: Vec<String>,
 }
 
-/// Lists the running containers and gathers each one's facts. A container
-/// gone (or stopped) between the list and its inspect or `top` is skipped
-/// with a note; each image is fetched once.
-pub fn gather_containers<S: ContainerSource>(src: &S) -> Result<Gathered, SourceError> {
+/// Per-container engine calls in flight at once (`top` makes dockerd run
+/// `ps`, the slow part; the engine serves calls concurrently).
+pub const CONCURRENCY: usize = 8;
+
+/// What one container's calls gave.
+enum One {
+    Facts(
+        Box<ContainerInspectResponse>,
+        Option<ContainerTopResponse>,
+        Option<String>,
+    ),
+    Skip(String),
+}
+
+fn one<S: ContainerSource>(src: &S, id: &str, name: &str) -> One {
+    let inspect = match src.inspect(id) {
+        Ok(i) => i,
+        Err(SourceError::Gone) => return One::Skip("removed between list and inspect".into()),
+        Err(SourceError::Other(e)) => return One::Skip(format!("inspect failed: {e}")),
+    };
+    if !crate::checks::runtime::is_running(&inspect) {
+        return One::Skip("stopped between list and inspect".into());
+    }
+    match src.top(id) {
+        Ok(t) => One::Facts(Box::new(inspect), Some(t), None),
+        Err(SourceError::Gone) => One::Skip("stopped before its process list was read".into()),
+        Err(SourceError::Other(e)) => One::Facts(
+            Box::new(inspect),
+            None,
+            Some(format!("container {name}: top failed: {e}")),
+        ),
+    }
+}
+
+/// Lists the running containers and gathers each one's facts, up to
+/// [`CONCURRENCY`] containers at a time, in list order. A container gone (or
+/// stopped) between the list and its inspect or `top` is skipped with a
+/// note; each image is fetched once.
+pub fn gather_containers<S: ContainerSource + Sync>(src: &S) -> Result<Gathered, SourceError> {
+    let listed: Vec<(String, String)> = src
+        .list_running()?
+        .into_iter()
+        .map(|(id, name)| (id, name.trim_start_matches('/').to_string()))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let mut slots: Vec<Option<One>> = Vec::new();
+    slots.resize_with(listed.len(), || None);
+    let slots = Mutex::new(slots);
+    std::thread::scope(|scope| {
+        for _ in 0..CONCURRENCY.min(listed.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((id, name)) = listed.get(i) else {
+                    break;
+                };
+                let r = one(src, id, name);
+                if let Ok(mut s) = slots.lock() {
+                    if let Some(slot) = s.get_mut(i) {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    let slots = slots.into_inner().unwrap_or_default();
     let mut out = Gathered::default();
     let mut images: BTreeMap<
         String,
         (Option<ImageInspect>, Option<Vec<ImageHistoryResponseItem>>),
     > = BTreeMap::new();
-    for (id, name) in src.list_running()? {
-        let name = name.trim_start_matches('/').to_string();
+    for ((id, name), r) in listed.iter().zip(slots) {
         let skip = |reason: String| Skipped {
             id: id.clone(),
             name: name.clone(),
             reason,
         };
-        let inspect = match src.inspect(&id) {
-            Ok(i) => i,
-            Err(SourceError::Gone) => {
-                out.skipped
-                    .push(skip("removed between list and inspect".into()));
+        let (inspect, top) = match r {
+            Some(One::Facts(i, t, note)) => {
+                out.notes.extend(note);
+                (*i, t)
+            }
+            Some(One::Skip(reason)) => {
+                out.skipped.push(skip(reason));
                 continue;
             }
-            Err(SourceError::Other(e)) => {
-                out.skipped.push(skip(format!("inspect failed: {e}")));
+            None => {
+                out.skipped.push(skip("not gathered".into()));
                 continue;
-            }
-        };
-        if !crate::checks::runtime::is_running(&inspect) {
-            out.skipped
-                .push(skip("stopped between list and inspect".into()));
-            continue;
-        }
-        let top = match src.top(&id) {
-            Ok(t) => Some(t),
-            Err(SourceError::Gone) => {
-                out.skipped
-                    .push(skip("stopped before its process list was read".into()));
-                continue;
-            }
-            Err(SourceError::Other(e)) => {
-                out.notes.push(format!("container {name}: top failed: {e}"));
-                None
             }
         };
         let (image, history) = match inspect.image.clone() {

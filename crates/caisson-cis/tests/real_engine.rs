@@ -305,7 +305,7 @@ fn risky_and_hardened_containers_on_a_real_engine() {
         ],
     );
 
-    let rt = tokio::runtime::Builder::new_current_thread()
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
