@@ -162,7 +162,7 @@ fn user(ctx: &Ctx<'_>) -> Outcome {
             .as_ref()
             .and_then(|c| c.user.clone())
             .unwrap_or_default();
-        let cfg = json!({"User": user, "Healthcheck": {"Test": ["CMD", "true"]}});
+        let cfg = json!({ "User": user });
         let root = check_image(&ImageInput {
             config: Some(&cfg),
             history: &[],
