@@ -20,6 +20,8 @@ pub struct HostArgs {
 pub enum HostCommand {
     /// Every container (running and stopped) with its image and that image's vulnerabilities.
     Inventory(InventoryArgs),
+    /// The CIS Docker Benchmark for this host, its daemon and its running containers.
+    Bench(super::host_bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,6 +73,7 @@ pub struct InventoryArgs {
 pub fn run(args: HostArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         HostCommand::Inventory(a) => inventory_cmd(a),
+        HostCommand::Bench(a) => super::host_bench::run(a),
     }
 }
 

@@ -8,6 +8,7 @@ mod audit;
 mod config;
 mod db;
 mod host;
+mod host_bench;
 mod key;
 mod policy;
 mod registry;
