@@ -184,6 +184,8 @@ fn to_finding(s: StoredFinding) -> Finding {
         layer: None,
         locations: Vec::new(),
         data_source: "caisson-registry".into(),
+        // The registry's stored findings do not say which records matched.
+        records: Vec::new(),
     }
 }
 
