@@ -51,6 +51,9 @@ impl ContainerInfo {
 pub trait ContainerDirectory: Send {
     /// Every running container.
     fn containers(&self) -> Result<Vec<ContainerInfo>, DirectoryError>;
+    /// One container by id, also while it is still starting; `None` when
+    /// the engine does not know it.
+    fn container(&self, id: &str) -> Result<Option<ContainerInfo>, DirectoryError>;
 }
 
 /// [`ContainerDirectory`] over the Docker Engine API (bollard).
@@ -130,6 +133,51 @@ impl DockerDirectory {
 }
 
 impl ContainerDirectory for DockerDirectory {
+    fn container(&self, id: &str) -> Result<Option<ContainerInfo>, DirectoryError> {
+        let c = match self.rt.block_on(self.docker.inspect_container(id, None)) {
+            Ok(c) => c,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(None),
+            Err(e) => {
+                return Err(DirectoryError::Api {
+                    endpoint: self.endpoint.clone(),
+                    operation: format!("GET /containers/{id}/json"),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        let image_id = c.image.unwrap_or_default();
+        let config = c.config.unwrap_or_default();
+        let ips = c
+            .network_settings
+            .and_then(|n| n.networks)
+            .into_iter()
+            .flatten()
+            .flat_map(|(_, ep)| [ep.ip_address, ep.global_ipv6_address])
+            .flatten()
+            .filter_map(|ip| ip.parse().ok())
+            .collect();
+        Ok(Some(
+            ContainerInfo {
+                id: c.id.unwrap_or_else(|| id.to_string()),
+                name: c
+                    .name
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_string(),
+                image: config.image.unwrap_or_default(),
+                image_digest: self.digest(&image_id),
+                image_id,
+                labels: config.labels.unwrap_or_default().into_iter().collect(),
+                ips,
+                pod: None,
+                namespace: None,
+            }
+            .with_kubernetes_labels(),
+        ))
+    }
+
     fn containers(&self) -> Result<Vec<ContainerInfo>, DirectoryError> {
         let list = self
             .rt
@@ -188,6 +236,8 @@ pub struct CachedDirectory<D> {
     by_ip: HashMap<IpAddr, String>,
     last_refresh: Option<Instant>,
     min_refresh: Duration,
+    /// Ids the engine did not know, and when it was last asked.
+    unknown: HashMap<String, Instant>,
     /// Refresh failures (the engine unreachable); events are still reported,
     /// with the container id only.
     pub errors: u64,
@@ -202,6 +252,7 @@ impl<D: ContainerDirectory> CachedDirectory<D> {
             by_ip: HashMap::new(),
             last_refresh: None,
             min_refresh,
+            unknown: HashMap::new(),
             errors: 0,
             refreshes: 0,
         }
@@ -234,12 +285,49 @@ impl<D: ContainerDirectory> CachedDirectory<D> {
         }
     }
 
-    /// The container with this id (refreshing once on a miss).
+    /// The container with this id. A miss asks the engine for that id (a
+    /// container seen in a cgroup exists, even if it is still starting), at
+    /// most once per [`UNKNOWN_RETRY`] per id.
     pub fn by_id(&mut self, id: &str, now: Instant) -> Option<&ContainerInfo> {
         if !self.by_id.contains_key(id) {
-            self.refresh(now);
+            let recently = self
+                .unknown
+                .get(id)
+                .is_some_and(|t| now.saturating_duration_since(*t) < UNKNOWN_RETRY);
+            if !recently {
+                self.lookup(id, now);
+            }
         }
         self.by_id.get(id)
+    }
+
+    fn lookup(&mut self, id: &str, now: Instant) {
+        self.refreshes += 1;
+        match self.inner.container(id) {
+            Ok(Some(c)) => {
+                self.unknown.remove(id);
+                for ip in &c.ips {
+                    self.by_ip.insert(*ip, c.id.clone());
+                }
+                self.by_id.insert(id.to_string(), c);
+            }
+            Ok(None) => self.remember_unknown(id, now),
+            Err(e) => {
+                self.errors += 1;
+                tracing::warn!("container directory: {e}");
+                self.remember_unknown(id, now);
+            }
+        }
+    }
+
+    fn remember_unknown(&mut self, id: &str, now: Instant) {
+        if self.unknown.len() >= UNKNOWN_LIMIT {
+            self.unknown
+                .retain(|_, t| now.saturating_duration_since(*t) < UNKNOWN_RETRY);
+        }
+        if self.unknown.len() < UNKNOWN_LIMIT {
+            self.unknown.insert(id.to_string(), now);
+        }
     }
 
     /// The container that owns one of these addresses, first match wins.
@@ -253,6 +341,11 @@ impl<D: ContainerDirectory> CachedDirectory<D> {
         self.by_id.get(id)
     }
 }
+
+/// How long an id the engine did not know is not asked about again.
+pub const UNKNOWN_RETRY: Duration = Duration::from_millis(500);
+/// Most unknown ids remembered.
+const UNKNOWN_LIMIT: usize = 1024;
 
 /// Loopback and unspecified addresses never belong to a container in the
 /// host's conntrack table: no refresh for them.
@@ -284,6 +377,10 @@ mod tests {
             }
             .with_kubernetes_labels()])
         }
+
+        fn container(&self, id: &str) -> Result<Option<ContainerInfo>, DirectoryError> {
+            Ok(self.containers()?.into_iter().find(|c| c.id == id))
+        }
     }
 
     #[test]
@@ -294,21 +391,36 @@ mod tests {
         assert_eq!(d.by_id("abc", t0).unwrap().pod.as_deref(), Some("web-0"));
         assert!(d.by_id("abc", t0).is_some());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
-        // Misses within the interval do not call the engine again.
+        // The lookup by id also learned the container's address.
+        let ip: IpAddr = "172.17.0.2".parse().unwrap();
+        assert_eq!(d.by_ips(&[ip], t0).unwrap().name, "web");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Address misses refresh at most once per interval.
         for _ in 0..100 {
             assert!(d.by_ips(&["10.0.0.9".parse().unwrap()], t0).is_none());
         }
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert!(d
             .by_ips(&["10.0.0.9".parse().unwrap()], t0 + Duration::from_secs(2))
             .is_none());
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
-        let ip: IpAddr = "172.17.0.2".parse().unwrap();
-        assert_eq!(d.by_ips(&[ip], t0).unwrap().name, "web");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
         // Loopback never triggers a refresh.
         assert!(d
             .by_ips(&["127.0.0.1".parse().unwrap()], t0 + Duration::from_secs(9))
             .is_none());
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn unknown_ids_are_asked_again_only_after_the_retry_delay() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let mut d = CachedDirectory::new(Fake(calls.clone()), Duration::from_secs(1));
+        let t0 = Instant::now();
+        for _ in 0..50 {
+            assert!(d.by_id("gone", t0).is_none());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(d.by_id("gone", t0 + UNKNOWN_RETRY).is_none());
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 }

@@ -245,6 +245,11 @@ impl Pipeline {
         })
     }
 
+    /// The sources' counters, in start order.
+    pub fn counters(&self) -> &[Arc<SourceCounters>] {
+        &self.counters
+    }
+
     #[cfg(not(target_os = "linux"))]
     pub fn start(_config: SensorConfig) -> Result<Self, SourceError> {
         Err(SourceError::Unsupported("runtime sensor"))

@@ -114,6 +114,20 @@ impl ProcReader {
             ..ExecEvent::default()
         };
         let mut missing = false;
+        // The command line and the executable first: a process that execs
+        // again or exits within microseconds changes or loses them first.
+        ev.exe = read_link(&dir.join("exe"));
+        match fs_err::read(dir.join("cmdline")) {
+            Ok(raw) => {
+                let mut argv = split_cmdline(&raw);
+                if !argv.is_empty() {
+                    ev.cmdline = argv.join(" ");
+                    ev.argv0 = Some(argv.remove(0));
+                    ev.args = argv;
+                }
+            }
+            Err(_) => missing = true,
+        }
         match read_small(&dir.join("stat"), 1024)
             .as_deref()
             .and_then(parse_stat)
@@ -128,18 +142,6 @@ impl ProcReader {
         if let Some(comm) = read_small(&dir.join("comm"), 64) {
             // comm is authoritative (stat's copy can be stale mid-exec).
             ev.name = comm.trim_end_matches('\n').to_string();
-        }
-        ev.exe = read_link(&dir.join("exe"));
-        match fs_err::read(dir.join("cmdline")) {
-            Ok(raw) => {
-                let mut argv = split_cmdline(&raw);
-                if !argv.is_empty() {
-                    ev.cmdline = argv.join(" ");
-                    ev.argv0 = Some(argv.remove(0));
-                    ev.args = argv;
-                }
-            }
-            Err(_) => missing = true,
         }
         ev.uid = read_small(&dir.join("status"), 8192)
             .as_deref()
