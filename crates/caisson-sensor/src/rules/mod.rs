@@ -129,6 +129,7 @@ impl RuleSet {
     /// Merges and compiles: `builtin` and an optional `(origin, text)` user file.
     pub fn from_texts(builtin: &str, user: Option<(&str, &str)>) -> Result<Self, RuleError> {
         let base = parse_file("built-in rules", builtin)?;
+        let user_name = user.map(|(o, _)| o);
         let user = user
             .map(|(o, t)| parse_file(o, t).map(|f| (o, f)))
             .transpose()?;
@@ -172,9 +173,16 @@ impl RuleSet {
             }
             specs.retain(|(_, s)| !file.disable.contains(&s.id));
         }
+        let user_origin = user_name.unwrap_or("user rules");
         let rules = specs
             .into_iter()
-            .map(|(origin, s)| compile_rule(origin, s, &lists))
+            .map(|(origin, s)| {
+                let name = match origin {
+                    Origin::Builtin => "built-in rules",
+                    Origin::User => user_origin,
+                };
+                compile_rule(origin, name, s, &lists)
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self { rules, lists })
     }
@@ -249,13 +257,10 @@ fn parse_file(origin: &str, text: &str) -> Result<RuleFile, RuleError> {
 
 fn compile_rule(
     origin: Origin,
+    origin_name: &str,
     s: RuleSpec,
     lists: &BTreeMap<String, Vec<String>>,
 ) -> Result<Rule, RuleError> {
-    let origin_name = match origin {
-        Origin::Builtin => "built-in rules",
-        Origin::User => "user rules",
-    };
     let compile_one = |what: &str, text: &str| -> Result<Expr, RuleError> {
         let fail = |pos: usize, message: String| {
             RuleError::Condition(Box::new(crate::error::ConditionError {

@@ -13,6 +13,7 @@ mod registry;
 mod registry_args;
 mod sbom;
 mod scan;
+mod sensor;
 mod serve;
 mod sign;
 mod verify;
@@ -62,6 +63,8 @@ pub enum Command {
     Admin(admin::AdminArgs),
     /// A Caisson registry's scan results: `status <ref>` (health, findings, DB age), `scan <ref>` (on demand).
     Registry(registry::RegistryCmdArgs),
+    /// Runtime sensor: alerts on suspicious process and network activity in running containers.
+    Sensor(sensor::SensorArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
     Version(version::VersionArgs),
 }
@@ -96,5 +99,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Registry(args) => registry::run(args),
+        Command::Sensor(args) => sensor::run(args),
     }
 }
