@@ -15,6 +15,7 @@ mod registry;
 mod registry_args;
 mod sbom;
 mod scan;
+mod sensor;
 mod serve;
 mod sign;
 mod verify;
@@ -66,6 +67,8 @@ pub enum Command {
     Registry(registry::RegistryCmdArgs),
     /// Host posture: the containers of a Docker or Podman host and their images' vulnerabilities.
     Host(host::HostArgs),
+    /// Runtime sensor: alerts on suspicious process and network activity in running containers.
+    Sensor(sensor::SensorArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
     Version(version::VersionArgs),
 }
@@ -101,5 +104,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Admin(args) => admin::run(args),
         Command::Registry(args) => registry::run(args),
         Command::Host(args) => host::run(args),
+        Command::Sensor(args) => sensor::run(args),
     }
 }
