@@ -56,6 +56,14 @@ pub enum HostError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// The agent's report queue.
+    #[error("report queue: cannot {op} {path}")]
+    Queue {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl HostError {

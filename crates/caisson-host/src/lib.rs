@@ -22,6 +22,7 @@
     allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)
 )]
 
+pub mod agent;
 pub mod engine;
 pub mod error;
 pub mod inventory;

@@ -34,6 +34,10 @@ pub mod events {
     /// A re-scan changed a stored digest's findings (none of them new critical ones).
     pub const FINDINGS_CHANGED: &str = "findings.changed";
     pub const POLICY_VIOLATION: &str = "policy.violation";
+    /// A re-scan added findings to an image a reported host's running container uses.
+    pub const CONTAINER_VULNERABLE: &str = "container.vulnerable";
+    /// A host's CIS benchmark result has more warnings than its previous one.
+    pub const BENCH_REGRESSED: &str = "bench.regressed";
     /// Every event name, for validating configurations.
     pub const ALL: &[&str] = &[
         PUSH,
@@ -42,6 +46,8 @@ pub mod events {
         NEW_CRITICAL,
         FINDINGS_CHANGED,
         POLICY_VIOLATION,
+        CONTAINER_VULNERABLE,
+        BENCH_REGRESSED,
     ];
 }
 

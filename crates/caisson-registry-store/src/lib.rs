@@ -26,9 +26,11 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
 pub mod fs;
+pub mod hosts;
 pub mod scan;
 pub mod sqlite;
 
+pub use hosts::HostStore;
 pub use scan::{
     AffectedTargets, HistoryEntry, JobState, MatchedVuln, PackageQuery, PackageRow, QueueDepth,
     ScanJob, ScanRecord, ScanState, ScanStore, ScannedPackage, SearchHit, StoredFinding,
@@ -322,7 +324,7 @@ pub struct Membership {
 
 /// Registry metadata and the access-control and audit tables; scanning
 /// state is its [`ScanStore`] side.
-pub trait MetaStore: ScanStore + Send + Sync + 'static {
+pub trait MetaStore: ScanStore + hosts::HostStore + Send + Sync + 'static {
     // -- repositories, blobs, manifests, tags
     /// Records that `repo` may serve `digest` (size is kept for quotas).
     fn link_blob(

@@ -452,6 +452,15 @@ async fn create_robot<B: BlobStore, M: MetaStore>(
         return Err(bad("a robot needs at least one scope"));
     }
     for s in &r.scopes {
+        if s.namespace == crate::hosts::SCOPE_NAMESPACE {
+            // `hosts:report`: host agents' reports, granted by system admins.
+            if s.actions.is_empty() || s.actions.iter().any(|a| a != crate::hosts::SCOPE_ACTION) {
+                return Err(bad("scope hosts: the only action is report (hosts:report)"));
+            }
+            reg.require_system_admin(&c, "create-robot", "hosts:report")
+                .await?;
+            continue;
+        }
         if s.actions
             .iter()
             .any(|a| !matches!(a.as_str(), "pull" | "push" | "delete"))

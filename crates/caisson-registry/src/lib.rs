@@ -19,6 +19,7 @@ mod chunk;
 pub mod error;
 pub mod gc;
 mod group_commit;
+pub mod hosts;
 mod manifests;
 pub mod notify;
 pub mod pull;
@@ -318,7 +319,8 @@ pub fn router<B: BlobStore, M: MetaStore>(reg: Arc<Registry<B, M>>) -> Router {
             "/api/v1",
             api::routes::<B, M>()
                 .merge(scan::api::routes::<B, M>())
-                .merge(pull::api::routes::<B, M>()),
+                .merge(pull::api::routes::<B, M>())
+                .merge(hosts::routes::<B, M>()),
         )
         .layer(DefaultBodyLimit::disable())
         .with_state(reg)

@@ -1,7 +1,8 @@
 //! Registry events as webhook notifications ([`caisson_notify`]): pushes,
 //! deletions, completed scans, and re-scans that changed a stored digest's
 //! findings (`finding.new-critical` when critical ones are new, else
-//! `findings.changed`), and pulls a pull policy blocked (`policy.violation`).
+//! `findings.changed`), pulls a pull policy blocked (`policy.violation`),
+//! and from reported hosts `container.vulnerable` and `bench.regressed`.
 
 use caisson_notify::{events, Notification, Notifier};
 use tokio::sync::broadcast;
@@ -19,6 +20,8 @@ pub fn notification(ev: &RegistryEvent) -> Option<Notification> {
         }
         RegistryEvent::FindingsChanged { .. } => events::FINDINGS_CHANGED,
         RegistryEvent::PullBlocked(_) => events::POLICY_VIOLATION,
+        RegistryEvent::ContainerVulnerable { .. } => events::CONTAINER_VULNERABLE,
+        RegistryEvent::BenchRegressed { .. } => events::BENCH_REGRESSED,
     };
     let data = serde_json::to_value(ev).ok()?;
     Some(Notification::new(event, data))

@@ -20,6 +20,7 @@ use crate::{
 
 mod access;
 mod content;
+mod hosts;
 mod scan;
 mod scan_impl;
 mod scan_queue;
@@ -93,6 +94,8 @@ impl SqliteMetaStore {
             .map_err(backend("create metadata schema"))?;
         conn.execute_batch(scan::SCHEMA)
             .map_err(backend("create scanning schema"))?;
+        conn.execute_batch(hosts::SCHEMA)
+            .map_err(backend("create hosts schema"))?;
         Ok(SqliteMetaStore {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -118,6 +118,34 @@ pub enum RegistryEvent {
     },
     /// A pull policy blocked a pull.
     PullBlocked(Box<crate::pull::PullDenial>),
+    /// A re-scan added findings to a digest a reported host runs
+    /// (`crate::hosts::watch`).
+    ContainerVulnerable {
+        host: String,
+        hostname: String,
+        container: VulnerableContainer,
+        repo: String,
+        digest: String,
+        new_findings: Vec<caisson_registry_store::StoredFinding>,
+    },
+    /// A host's benchmark result has more warnings than its previous one.
+    BenchRegressed {
+        host: String,
+        hostname: String,
+        seq: i64,
+        previous_warn: usize,
+        warn: usize,
+        newly_warn: Vec<String>,
+    },
+}
+
+/// The container a `container.vulnerable` event names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VulnerableContainer {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub image_id: String,
 }
 
 /// The health of a digest.

@@ -48,6 +48,9 @@ pub enum AdminCommand {
     PullPolicy(PullPolicyCmd),
     /// Run garbage collection now.
     Gc,
+    /// Hosts reporting with `caisson host agent`.
+    #[command(subcommand)]
+    Host(super::admin_host::HostCmd),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -279,6 +282,10 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     };
     use reqwest::Method as M;
     let out = match args.command {
+        AdminCommand::Host(cmd) => {
+            super::admin_host::run(cmd, |path| api.call(M::GET, path, None))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         AdminCommand::User(UserCmd::List) => api.call(M::GET, "/users", None)?,
         AdminCommand::User(UserCmd::Add { name, new_password, system_admin }) => api.call(
             M::POST,

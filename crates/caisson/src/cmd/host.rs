@@ -22,6 +22,8 @@ pub enum HostCommand {
     Inventory(InventoryArgs),
     /// The CIS Docker Benchmark for this host, its daemon and its running containers.
     Bench(super::host_bench::BenchArgs),
+    /// Report this host's containers and benchmark result to a Caisson server, on every engine event and every interval.
+    Agent(super::host_agent::AgentArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,6 +76,7 @@ pub fn run(args: HostArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         HostCommand::Inventory(a) => inventory_cmd(a),
         HostCommand::Bench(a) => super::host_bench::run(a),
+        HostCommand::Agent(a) => super::host_agent::run(a),
     }
 }
 

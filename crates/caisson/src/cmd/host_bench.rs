@@ -88,29 +88,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         None => Format::Json,
     };
     let engine = caisson_host::connect(args.docker_host.as_deref())?;
-    let info = engine.info().context("reading the engine's /info")?;
-    let gathered = gather_containers(&Source(&engine))
-        .map_err(|e| anyhow::anyhow!("listing the running containers: {e}"))?;
-    let mut facts = gather_host(
-        &GatherOptions {
-            root: args.root.clone(),
-            docker_host: Some(engine.endpoint().to_string()),
-            content_trust: std::env::var("DOCKER_CONTENT_TRUST").ok(),
-            ..Default::default()
-        },
-        Some(info),
-    );
-    facts.notes.extend(gathered.notes);
-    let report = caisson_cis::run(
-        &facts,
-        &gathered.containers,
-        &gathered.skipped,
-        &Options {
-            benchmark,
-            checks: args.checks.clone(),
-            ..Default::default()
-        },
-    )?;
+    let report = bench_report(&engine, &args.root, benchmark, &args.checks)?;
     let color = to_terminal && std::env::var_os("NO_COLOR").is_none();
     let text = render(&report, format, env!("CARGO_PKG_VERSION"), color);
     match &args.output {
@@ -118,4 +96,37 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         None => print!("{text}"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the benchmark against `engine` and the host files under `root`
+/// (also used by `caisson host agent`).
+pub fn bench_report(
+    engine: &caisson_host::Engine,
+    root: &std::path::Path,
+    benchmark: Benchmark,
+    checks: &[String],
+) -> anyhow::Result<caisson_cis::Report> {
+    let info = engine.info().context("reading the engine's /info")?;
+    let gathered = gather_containers(&Source(engine))
+        .map_err(|e| anyhow::anyhow!("listing the running containers: {e}"))?;
+    let mut facts = gather_host(
+        &GatherOptions {
+            root: root.to_path_buf(),
+            docker_host: Some(engine.endpoint().to_string()),
+            content_trust: std::env::var("DOCKER_CONTENT_TRUST").ok(),
+            ..Default::default()
+        },
+        Some(info),
+    );
+    facts.notes.extend(gathered.notes);
+    Ok(caisson_cis::run(
+        &facts,
+        &gathered.containers,
+        &gathered.skipped,
+        &Options {
+            benchmark,
+            checks: checks.to_vec(),
+            ..Default::default()
+        },
+    )?)
 }

@@ -3,11 +3,13 @@
 use std::process::ExitCode;
 
 mod admin;
+mod admin_host;
 mod admission;
 mod audit;
 mod config;
 mod db;
 mod host;
+mod host_agent;
 mod host_bench;
 mod key;
 mod policy;

@@ -146,6 +146,9 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         eprintln!("removed {cleaned} interrupted upload(s)");
     }
     let reg = Arc::new(reg);
+    // Re-scans of digests that reported hosts run become
+    // `container.vulnerable` events (subscribed before the scan workers start).
+    caisson_registry::hosts::watch::watch(reg.clone());
     let notifier = match &args.webhooks {
         Some(path) => {
             let endpoints = caisson_notify::load_endpoints(path)?;
