@@ -36,7 +36,7 @@ pub struct Pushed {
     pub dropped: usize,
 }
 
-fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> HostError + '_ {
+fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> HostError + 'a {
     move |source| HostError::Queue {
         op,
         path: path.to_path_buf(),

@@ -240,7 +240,7 @@ type ContainerRow = (
     String,
     String,
     String,
-    String,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
