@@ -62,6 +62,9 @@ until [ "$(reports)" -ge 1 ]; do sleep 0.2; done
 sleep "$REST"
 rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$AGENT_PID/status")
 hwm_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status")
+anon_kib=$(awk '/^RssAnon:/ {print $2}' "/proc/$AGENT_PID/status")
+file_kib=$(awk '/^RssFile:/ {print $2}' "/proc/$AGENT_PID/status")
+threads=$(awk '/^Threads:/ {print $2}' "/proc/$AGENT_PID/status")
 
 # Event to stored report: one more container.
 before=$(reports)
@@ -72,6 +75,7 @@ end=$(date +%s.%N)
 
 printf 'agent, %d running containers:\n' "$N"
 printf '  RSS at rest      %6d KiB (%d MiB)\n' "$rss_kib" $((rss_kib / 1024))
+printf '  of which anon    %6d KiB, file-backed (binary pages) %d KiB; %d threads\n' "$anon_kib" "$file_kib" "$threads"
 printf '  peak RSS         %6d KiB (%d MiB)\n' "$hwm_kib" $((hwm_kib / 1024))
 printf '  event -> stored  %6.2f s (includes the 0.2 s debounce and the benchmark)\n' "$(echo "$end - $start" | bc)"
 kill "$AGENT_PID"; AGENT_PID=""

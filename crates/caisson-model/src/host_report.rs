@@ -234,7 +234,10 @@ pub fn validate(r: &HostReport) -> Result<(), ReportError> {
     if r.format_version != FORMAT_VERSION {
         return Err(err(
             "format_version",
-            format!("version {} is not supported (expected {FORMAT_VERSION})", r.format_version),
+            format!(
+                "version {} is not supported (expected {FORMAT_VERSION})",
+                r.format_version
+            ),
         ));
     }
     if !valid_host_id(&r.host.id) {
@@ -408,7 +411,10 @@ mod tests {
         v["containers"] = serde_json::Value::Array(vec![c; MAX_CONTAINERS + 1]);
         assert_eq!(refused(v).field, "containers");
         let big = vec![b' '; MAX_REPORT_BYTES + 1];
-        assert!(parse(&big).expect_err("too large").message.contains("limit"));
+        assert!(parse(&big)
+            .expect_err("too large")
+            .message
+            .contains("limit"));
         assert!(parse(b"{").is_err());
         assert!(parse(b"").is_err());
     }

@@ -112,8 +112,7 @@ pub trait HostStore: Send + Sync + 'static {
     fn list_hosts(&self) -> impl Future<Output = Result<Vec<HostRecord>>> + Send;
     fn host(&self, id: &str) -> impl Future<Output = Result<Option<HostRecord>>> + Send;
     /// A host's containers, by name.
-    fn host_containers(&self, id: &str)
-        -> impl Future<Output = Result<Vec<HostContainer>>> + Send;
+    fn host_containers(&self, id: &str) -> impl Future<Output = Result<Vec<HostContainer>>> + Send;
     fn host_bench(&self, id: &str) -> impl Future<Output = Result<Option<StoredBench>>> + Send;
     /// The newest `limit` report lines of a host, newest first.
     fn host_reports(

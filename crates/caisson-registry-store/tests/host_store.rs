@@ -62,41 +62,92 @@ fn reports_are_idempotent_by_seq_and_replace_the_host_state() {
         let s = SqliteMetaStore::open(&path).expect("open");
         let digest = format!("sha256:{}", "b".repeat(64));
         let out = s
-            .store_host_report(update("h1", 10, vec![container("a1", "running", Some(("team/app", &digest))), container("a2", "exited", None)], false))
+            .store_host_report(update(
+                "h1",
+                10,
+                vec![
+                    container("a1", "running", Some(("team/app", &digest))),
+                    container("a2", "exited", None),
+                ],
+                false,
+            ))
             .await
             .expect("store");
-        assert_eq!(out, ReportOutcome::Stored { new_host: true, previous_bench: None });
+        assert_eq!(
+            out,
+            ReportOutcome::Stored {
+                new_host: true,
+                previous_bench: None
+            }
+        );
         // The same seq again (a re-delivery), or an older one: nothing changes.
         for seq in [10, 9] {
-            let out = s.store_host_report(update("h1", seq, vec![], true)).await.expect("store");
+            let out = s
+                .store_host_report(update("h1", seq, vec![], true))
+                .await
+                .expect("store");
             assert_eq!(out, ReportOutcome::Duplicate { last_seq: 10 });
         }
         let h = s.host("h1").await.expect("read").expect("host");
-        assert_eq!((h.reports, h.containers, h.running, h.last_seq), (1, 2, 1, 10));
-        let placed = s.containers_of_digest("team/app", &digest).await.expect("by digest");
+        assert_eq!(
+            (h.reports, h.containers, h.running, h.last_seq),
+            (1, 2, 1, 10)
+        );
+        let placed = s
+            .containers_of_digest("team/app", &digest)
+            .await
+            .expect("by digest");
         assert_eq!(placed.len(), 1);
-        assert_eq!((placed[0].host.as_str(), placed[0].container.id.as_str()), ("h1", "a1"));
+        assert_eq!(
+            (placed[0].host.as_str(), placed[0].container.id.as_str()),
+            ("h1", "a1")
+        );
         assert_eq!(placed[0].hostname, "h1.example");
     });
     // After reopening (a restarted server), the seq still de-duplicates.
     rt.block_on(async {
         let s = SqliteMetaStore::open(&path).expect("reopen");
-        let out = s.store_host_report(update("h1", 10, vec![], true)).await.expect("store");
-        assert_eq!(out, ReportOutcome::Duplicate { last_seq: 10 });
         let out = s
-            .store_host_report(update("h1", 11, vec![container("a3", "running", None)], true))
+            .store_host_report(update("h1", 10, vec![], true))
             .await
             .expect("store");
-        let ReportOutcome::Stored { new_host, previous_bench } = out else {
+        assert_eq!(out, ReportOutcome::Duplicate { last_seq: 10 });
+        let out = s
+            .store_host_report(update(
+                "h1",
+                11,
+                vec![container("a3", "running", None)],
+                true,
+            ))
+            .await
+            .expect("store");
+        let ReportOutcome::Stored {
+            new_host,
+            previous_bench,
+        } = out
+        else {
             panic!("stored: {out:?}");
         };
         assert!(!new_host);
-        assert_eq!(previous_bench.expect("previous").document["checks"][0]["status"], "pass");
+        assert_eq!(
+            previous_bench.expect("previous").document["checks"][0]["status"],
+            "pass"
+        );
         let cs = s.host_containers("h1").await.expect("containers");
-        assert_eq!(cs.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["a3"], "replaced");
-        assert_eq!(s.host_bench("h1").await.expect("bench").expect("bench").seq, 11);
+        assert_eq!(
+            cs.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            vec!["a3"],
+            "replaced"
+        );
+        assert_eq!(
+            s.host_bench("h1").await.expect("bench").expect("bench").seq,
+            11
+        );
         let lines = s.host_reports("h1", 10).await.expect("lines");
-        assert_eq!(lines.iter().map(|l| l.seq).collect::<Vec<_>>(), vec![11, 10]);
+        assert_eq!(
+            lines.iter().map(|l| l.seq).collect::<Vec<_>>(),
+            vec![11, 10]
+        );
         assert_eq!(s.list_hosts().await.expect("list").len(), 1);
         assert!(s.host("nope").await.expect("read").is_none());
     });
@@ -109,12 +160,17 @@ fn the_report_log_is_capped_per_host() {
         let s = SqliteMetaStore::open(&dir.path().join("meta.sqlite")).expect("open");
         let n = REPORT_LOG_CAP + 5;
         for seq in 1..=n {
-            s.store_host_report(update("h", seq, vec![], false)).await.expect("store");
+            s.store_host_report(update("h", seq, vec![], false))
+                .await
+                .expect("store");
         }
         let lines = s.host_reports("h", 5000).await.expect("lines");
         assert_eq!(lines.len() as i64, REPORT_LOG_CAP);
         assert_eq!(lines.first().map(|l| l.seq), Some(n));
         assert_eq!(lines.last().map(|l| l.seq), Some(6));
-        assert_eq!(s.host("h").await.expect("read").expect("host").reports, n as u64);
+        assert_eq!(
+            s.host("h").await.expect("read").expect("host").reports,
+            n as u64
+        );
     });
 }

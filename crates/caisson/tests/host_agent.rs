@@ -100,7 +100,14 @@ impl Agent {
         log: PathBuf,
     ) -> Agent {
         let child = Command::new(env!("CARGO_BIN_EXE_caisson"))
-            .args(["host", "agent", "--server", &s.base, "--docker-host", docker_host])
+            .args([
+                "host",
+                "agent",
+                "--server",
+                &s.base,
+                "--docker-host",
+                docker_host,
+            ])
             .args(["--interval", interval, "--host-id", host_id])
             .args(["--debounce-ms", "200", "--queue"])
             .arg(queue)
@@ -108,7 +115,9 @@ impl Agent {
             .env("CAISSON_PASSWORD", &creds.1)
             .env_remove("DOCKER_HOST")
             .stdout(Stdio::null())
-            .stderr(Stdio::from(fs_err::File::create(&log).unwrap().into_parts().0))
+            .stderr(Stdio::from(
+                fs_err::File::create(&log).unwrap().into_parts().0,
+            ))
             .spawn()
             .expect("start caisson host agent");
         Agent { child, log }
@@ -135,7 +144,9 @@ struct Containers {
 impl Containers {
     fn run(&mut self, name: &str, image: &str) {
         self.names.push(name.to_string());
-        run(Command::new("docker").args(["-H", &self.host, "run", "-d", "--name", name, image, "sleep", "600"]));
+        run(Command::new("docker").args([
+            "-H", &self.host, "run", "-d", "--name", name, image, "sleep", "600",
+        ]));
     }
 }
 
@@ -250,10 +261,22 @@ fn agent_reports_events_vulnerable_containers_and_survives_a_server_kill() {
         names: Vec::new(),
     };
 
-    let creds = robot(&s, &format!("{p}-agent"), json!([{"namespace": "hosts", "actions": ["report"]}]));
+    let creds = robot(
+        &s,
+        &format!("{p}-agent"),
+        json!([{"namespace": "hosts", "actions": ["report"]}]),
+    );
     let host_id = format!("{p}-host");
     let queue = dir.path().join("queue");
-    let agent = Agent::start(&s, &docker_host, &creds, &host_id, "1h", &queue, dir.path().join("agent.log"));
+    let agent = Agent::start(
+        &s,
+        &docker_host,
+        &creds,
+        &host_id,
+        "1h",
+        &queue,
+        dir.path().join("agent.log"),
+    );
     let alog = || agent.log();
     wait_until(60, "the agent's first report", alog, || {
         (get(&s, &format!("/hosts/{host_id}")).0 == 200).then_some(())
@@ -270,7 +293,11 @@ fn agent_reports_events_vulnerable_containers_and_survives_a_server_kill() {
     assert_eq!(c["scanned"], true);
     let (_, lines) = get(&s, &format!("/hosts/{host_id}/reports"));
     assert!(
-        lines.as_array().unwrap().iter().any(|l| l["reason"] == "event"),
+        lines
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["reason"] == "event"),
         "an event report (the interval is an hour): {lines}"
     );
 
@@ -292,6 +319,10 @@ fn agent_reports_events_vulnerable_containers_and_survives_a_server_kill() {
         .filter_map(|f| f["id"].as_str())
         .collect();
     assert!(ids.contains(&"CVE-2021-33503"), "urllib3 1.26.4: {hook}");
+    eprintln!(
+        "container.vulnerable for {c1}: {} new finding(s)",
+        ids.len()
+    );
     let c = container_state(&s, &host_id, &c1).unwrap();
     assert!(!c["findings"].as_array().unwrap().is_empty(), "{c}");
 
@@ -315,17 +346,32 @@ fn agent_reports_events_vulnerable_containers_and_survives_a_server_kill() {
     let mut expected: BTreeSet<i64> = first.union(&all).copied().collect();
     // Restart on the same port and data: the queue drains, oldest first.
     let s = serve_with(port, &data, None, &server_args, &env);
-    wait_until(60, "the queue to drain", alog, || queued(&queue).is_empty().then_some(()));
+    wait_until(60, "the queue to drain", alog, || {
+        queued(&queue).is_empty().then_some(())
+    });
     let stored = stored_seqs(&s, &host_id);
     expected.retain(|seq| !stored.contains(seq));
-    assert!(expected.is_empty(), "reports lost: {expected:?}; stored {stored:?}; log: {}", alog());
+    eprintln!(
+        "queued while the server was down: {:?}; stored after the restart: {} report(s)",
+        first.union(&all).collect::<Vec<_>>(),
+        stored.len()
+    );
+    assert!(
+        expected.is_empty(),
+        "reports lost: {expected:?}; stored {stored:?}; log: {}",
+        alog()
+    );
     for name in [&c1, &c2, &c3, &c4] {
-        let c = container_state(&s, &host_id, name).unwrap_or_else(|| panic!("{name} missing; log: {}", alog()));
+        let c = container_state(&s, &host_id, name)
+            .unwrap_or_else(|| panic!("{name} missing; log: {}", alog()));
         assert_eq!(c["state"], "running", "{c}");
     }
     let (_, h) = get(&s, &format!("/hosts/{host_id}"));
     assert_eq!(h["status"], "ok", "{h}");
-    assert!(h["bench"]["summary"]["pass"].as_u64().unwrap() > 0, "bench reported: {h}");
+    assert!(
+        h["bench"]["summary"]["pass"].as_u64().unwrap() > 0,
+        "bench reported: {h}"
+    );
     let (st, b) = get(&s, &format!("/hosts/{host_id}/bench"));
     assert_eq!(st, 200);
     assert!(!b["checks"].as_array().unwrap().is_empty());
@@ -340,18 +386,42 @@ fn a_host_that_misses_three_intervals_is_stale() {
     let p = format!("hagent-{}-stale", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     let s = serve(&dir.path().join("data"), None, &[]);
-    let creds = robot(&s, &p, json!([{"namespace": "hosts", "actions": ["report"]}]));
+    let creds = robot(
+        &s,
+        &p,
+        json!([{"namespace": "hosts", "actions": ["report"]}]),
+    );
     let queue = dir.path().join("queue");
-    let agent = Agent::start(&s, &docker_host, &creds, &p, "1s", &queue, dir.path().join("agent.log"));
+    let agent = Agent::start(
+        &s,
+        &docker_host,
+        &creds,
+        &p,
+        "1s",
+        &queue,
+        dir.path().join("agent.log"),
+    );
     // Reporting every second: ok, with several interval reports.
-    let h = wait_until(60, "interval reports", || agent.log(), || {
-        let (st, h) = get(&s, &format!("/hosts/{p}"));
-        (st == 200 && h["reports"].as_u64() >= Some(3)).then_some(h)
-    });
+    let h = wait_until(
+        60,
+        "interval reports",
+        || agent.log(),
+        || {
+            let (st, h) = get(&s, &format!("/hosts/{p}"));
+            (st == 200 && h["reports"].as_u64() >= Some(3)).then_some(h)
+        },
+    );
     assert_eq!(h["status"], "ok", "{h}");
     assert_eq!(h["interval_secs"], 1);
     let (_, lines) = get(&s, &format!("/hosts/{p}/reports"));
-    assert!(lines.as_array().unwrap().iter().any(|l| l["reason"] == "interval"), "{lines}");
+    assert!(
+        lines
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["reason"] == "interval"),
+        "{lines}"
+    );
     drop(agent);
     // No report for three intervals: stale, in the API and the CLI.
     let h = wait_until(30, "the host to turn stale", String::new, || {
@@ -359,16 +429,27 @@ fn a_host_that_misses_three_intervals_is_stale() {
         (h["status"] == "stale").then_some(h)
     });
     assert!(h["last_report_ms"].as_i64().is_some());
-    let (ok, out, err) = serve_support::admin(&s, ("admin", PASSWORD), &["host", "list", "-f", "json"]);
+    let (ok, out, err) =
+        serve_support::admin(&s, ("admin", PASSWORD), &["host", "list", "-f", "json"]);
     assert!(ok, "{err}");
     let list: Value = serde_json::from_str(&out).unwrap();
-    let mine = list.as_array().unwrap().iter().find(|h| h["id"] == p.as_str()).unwrap();
+    let mine = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["id"] == p.as_str())
+        .unwrap();
     assert_eq!(mine["status"], "stale");
-    let (ok, out, err) = serve_support::admin(&s, ("admin", PASSWORD), &["host", "show", &p, "-f", "table"]);
+    let (ok, out, err) = serve_support::admin(
+        &s,
+        ("admin", PASSWORD),
+        &["host", "show", &p, "-f", "table"],
+    );
     assert!(ok, "{err}");
     let row = out.lines().find(|l| l.starts_with(&p)).unwrap_or_default();
     assert!(row.contains("stale"), "{out}");
-    let (ok, _, err) = serve_support::admin(&s, ("admin", PASSWORD), &["host", "show", "no-such-host"]);
+    let (ok, _, err) =
+        serve_support::admin(&s, ("admin", PASSWORD), &["host", "show", "no-such-host"]);
     assert!(!ok && err.contains("404"), "{err}");
 }
 
@@ -391,21 +472,50 @@ fn good_report(id: &str, seq: i64) -> Value {
 fn reports_are_validated_and_need_the_hosts_report_scope() {
     let dir = tempfile::tempdir().unwrap();
     let s = serve(&dir.path().join("data"), None, &[]);
-    let reporter = robot(&s, "reporter", json!([{"namespace": "hosts", "actions": ["report"]}]));
-    let puller = robot(&s, "puller", json!([{"namespace": "team", "actions": ["pull"]}]));
+    let reporter = robot(
+        &s,
+        "reporter",
+        json!([{"namespace": "hosts", "actions": ["report"]}]),
+    );
+    let puller = robot(
+        &s,
+        "puller",
+        json!([{"namespace": "team", "actions": ["pull"]}]),
+    );
     let rep = Some((reporter.0.as_str(), reporter.1.as_str()));
     let body = |v: &Value| serde_json::to_vec(v).unwrap();
 
     // Bad payloads: 400 naming the field.
     let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-        ("containers[0].image_id", Box::new(|v| v["containers"][0]["image_id"] = json!("sha256:short"))),
-        ("containers[0].repo_digests[0]", Box::new(|v| v["containers"][0]["repo_digests"][0] = json!("no-digest"))),
+        (
+            "containers[0].image_id",
+            Box::new(|v| v["containers"][0]["image_id"] = json!("sha256:short")),
+        ),
+        (
+            "containers[0].repo_digests[0]",
+            Box::new(|v| v["containers"][0]["repo_digests"][0] = json!("no-digest")),
+        ),
         ("seq", Box::new(|v| v["seq"] = json!(-1))),
-        ("agent.interval_secs", Box::new(|v| v["agent"]["interval_secs"] = json!(0))),
-        ("bench.checks[1].status", Box::new(|v| v["bench"]["checks"][1]["status"] = json!("fine"))),
-        ("host.engine.kind", Box::new(|v| v["host"]["engine"]["kind"] = json!("lxc"))),
-        ("containers[0].state", Box::new(|v| v["containers"][0]["state"] = json!(42))),
-        ("format", Box::new(|v| v["format"] = json!("something-else"))),
+        (
+            "agent.interval_secs",
+            Box::new(|v| v["agent"]["interval_secs"] = json!(0)),
+        ),
+        (
+            "bench.checks[1].status",
+            Box::new(|v| v["bench"]["checks"][1]["status"] = json!("fine")),
+        ),
+        (
+            "host.engine.kind",
+            Box::new(|v| v["host"]["engine"]["kind"] = json!("lxc")),
+        ),
+        (
+            "containers[0].state",
+            Box::new(|v| v["containers"][0]["state"] = json!(42)),
+        ),
+        (
+            "format",
+            Box::new(|v| v["format"] = json!("something-else")),
+        ),
     ];
     for (field, mutate) in cases {
         let mut v = good_report("h1", 1);
@@ -413,7 +523,13 @@ fn reports_are_validated_and_need_the_hosts_report_scope() {
         let (st, text) = put_report(&s, "h1", rep, body(&v));
         assert_eq!(st, 400, "{field}: {text}");
         let e: Value = serde_json::from_str(&text).unwrap();
-        assert!(e["errors"][0]["message"].as_str().unwrap().contains(&format!("`{field}`")), "{field}: {text}");
+        assert!(
+            e["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("`{field}`")),
+            "{field}: {text}"
+        );
         assert_eq!(e["errors"][0]["detail"]["field"], field, "{text}");
     }
     let (st, text) = put_report(&s, "h1", rep, b"{not json".to_vec());
@@ -426,10 +542,20 @@ fn reports_are_validated_and_need_the_hosts_report_scope() {
     assert_eq!(get(&s, "/hosts/h1").0, 404, "nothing was stored");
 
     // Only robots holding hosts:report may report.
-    let (st, text) = put_report(&s, "h1", Some((&puller.0, &puller.1)), body(&good_report("h1", 1)));
+    let (st, text) = put_report(
+        &s,
+        "h1",
+        Some((&puller.0, &puller.1)),
+        body(&good_report("h1", 1)),
+    );
     assert_eq!(st, 403, "{text}");
     assert!(text.contains("hosts:report"), "{text}");
-    let (st, _) = put_report(&s, "h1", Some(("admin", PASSWORD)), body(&good_report("h1", 1)));
+    let (st, _) = put_report(
+        &s,
+        "h1",
+        Some(("admin", PASSWORD)),
+        body(&good_report("h1", 1)),
+    );
     assert_eq!(st, 403);
     let (st, _) = put_report(&s, "h1", None, body(&good_report("h1", 1)));
     assert_eq!(st, 401);
@@ -443,7 +569,10 @@ fn reports_are_validated_and_need_the_hosts_report_scope() {
     assert_eq!(h["reports"], 1, "{h}");
     assert_eq!(h["containers"], 1);
     let (_, cs) = get(&s, "/hosts/h1/containers");
-    assert_eq!(cs[0]["scanned"], false, "the registry holds no scan of it: {cs}");
+    assert_eq!(
+        cs[0]["scanned"], false,
+        "the registry holds no scan of it: {cs}"
+    );
 
     // A benchmark with more warnings is a regression, audited.
     let mut worse = good_report("h1", 6);
@@ -457,10 +586,21 @@ fn reports_are_validated_and_need_the_hosts_report_scope() {
         .iter()
         .filter_map(|r| r["action"].as_str())
         .collect();
-    for a in ["host-register", "host-report", "bench-regressed", "host-report"] {
+    for a in [
+        "host-register",
+        "host-report",
+        "bench-regressed",
+        "host-report",
+    ] {
         assert!(actions.contains(&a), "{a} audited: {actions:?}");
     }
-    assert!(actions.iter().filter(|a| **a == "host-report" || **a == "host-register").count() >= 2);
+    assert!(
+        actions
+            .iter()
+            .filter(|a| **a == "host-report" || **a == "host-register")
+            .count()
+            >= 2
+    );
 
     // Reads are for system administrators; the robot scope is for system admins to grant.
     let r = client()
@@ -473,16 +613,28 @@ fn reports_are_validated_and_need_the_hosts_report_scope() {
         .post(format!("{}/api/v1/robots", s.base))
         .basic_auth("admin", Some(PASSWORD))
         .header("content-type", "application/json")
-        .body(json!({"name": "bad", "scopes": [{"namespace": "hosts", "actions": ["push"]}]}).to_string())
+        .body(
+            json!({"name": "bad", "scopes": [{"namespace": "hosts", "actions": ["push"]}]})
+                .to_string(),
+        )
         .send()
         .unwrap();
     assert_eq!(r.status(), 400);
 
     // The OpenAPI document describes the endpoints and the report.
     let (_, doc) = get(&s, "/openapi.json");
-    for path in ["/hosts", "/hosts/{id}", "/hosts/{id}/containers", "/hosts/{id}/bench", "/hosts/{id}/report"] {
+    for path in [
+        "/hosts",
+        "/hosts/{id}",
+        "/hosts/{id}/containers",
+        "/hosts/{id}/bench",
+        "/hosts/{id}/report",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
     assert!(doc["paths"]["/hosts/{id}/report"]["put"].is_object());
-    assert_eq!(doc["components"]["schemas"]["HostReport"]["properties"]["format"]["const"], "caisson-host-report");
+    assert_eq!(
+        doc["components"]["schemas"]["HostReport"]["properties"]["format"]["const"],
+        "caisson-host-report"
+    );
 }

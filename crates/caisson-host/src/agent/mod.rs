@@ -265,7 +265,9 @@ fn watch_events(endpoint: Endpoint, tx: SyncSender<()>, stop: Arc<AtomicBool>, l
                     }
                 }
             }
-            Err(e) => log(&format!("warning: engine events: {e}; retrying in {backoff:?}")),
+            Err(e) => log(&format!(
+                "warning: engine events: {e}; retrying in {backoff:?}"
+            )),
         }
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -519,7 +521,8 @@ mod tests {
     fn server_answers_decide_the_queue() {
         assert_eq!(classify(201, ""), Delivery::Done);
         assert_eq!(classify(200, "{\"stored\":false}"), Delivery::Done);
-        let body = r#"{"errors":[{"code":"DENIED","message":"report field `seq`: must be positive"}]}"#;
+        let body =
+            r#"{"errors":[{"code":"DENIED","message":"report field `seq`: must be positive"}]}"#;
         assert_eq!(
             classify(400, body),
             Delivery::Rejected("HTTP 400: report field `seq`: must be positive".into())

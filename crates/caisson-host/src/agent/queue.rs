@@ -70,12 +70,11 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), HostError> 
         .map_err(io("create a temporary file in", dir))?;
     tmp.write_all(bytes).map_err(io("write", tmp.path()))?;
     tmp.as_file().sync_all().map_err(io("sync", path))?;
-    tmp.persist(path)
-        .map_err(|e| HostError::Queue {
-            op: "rename into",
-            path: path.to_path_buf(),
-            source: e.error,
-        })?;
+    tmp.persist(path).map_err(|e| HostError::Queue {
+        op: "rename into",
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     sync_dir(dir);
     Ok(())
 }
@@ -210,7 +209,10 @@ mod tests {
         fs_err::write(dir.path().join(".tmp-crash"), b"partial").expect("tmp");
         let q = Queue::open(dir.path(), 10, 1 << 20).expect("reopen");
         assert!(!dir.path().join(".tmp-crash").exists());
-        assert!(q.next_seq(0).expect("seq") > b, "seq persisted across opens");
+        assert!(
+            q.next_seq(0).expect("seq") > b,
+            "seq persisted across opens"
+        );
         let (seq, body) = q.oldest().expect("read").expect("queued");
         assert_eq!((seq, body.as_slice()), (a, &b"first"[..]));
         q.remove(a).expect("remove");
@@ -229,7 +231,12 @@ mod tests {
             dropped += q.push(i, b"r").expect("push").dropped;
         }
         assert_eq!(dropped, 2);
-        let seqs: Vec<i64> = q.list().expect("list").into_iter().map(|(s, _)| s).collect();
+        let seqs: Vec<i64> = q
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
         assert_eq!(seqs, vec![3, 4, 5]);
         // The byte bound: each report is 10 bytes, 25 allowed → 2 kept.
         let dir = tempfile::tempdir().expect("tempdir");
@@ -237,11 +244,21 @@ mod tests {
         for i in 1..=4 {
             q.push(i, &[b'x'; 10]).expect("push");
         }
-        let seqs: Vec<i64> = q.list().expect("list").into_iter().map(|(s, _)| s).collect();
+        let seqs: Vec<i64> = q
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
         assert_eq!(seqs, vec![3, 4]);
         // A single report over the byte bound is still kept (never the newest).
         q.push(9, &[b'y'; 100]).expect("push");
-        let seqs: Vec<i64> = q.list().expect("list").into_iter().map(|(s, _)| s).collect();
+        let seqs: Vec<i64> = q
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
         assert_eq!(seqs, vec![9]);
     }
 

@@ -315,7 +315,11 @@ pub(super) fn containers(c: &mut Connection, id: &str) -> Result<Vec<HostContain
         .collect())
 }
 
-pub(super) fn of_digest(c: &mut Connection, repo: &str, digest: &str) -> Result<Vec<PlacedContainer>> {
+pub(super) fn of_digest(
+    c: &mut Connection,
+    repo: &str,
+    digest: &str,
+) -> Result<Vec<PlacedContainer>> {
     placed(
         c,
         "c.repo = ?1 AND c.digest = ?2",
@@ -348,7 +352,8 @@ pub(super) fn reports(c: &mut Connection, id: &str, limit: u32) -> Result<Vec<Re
 
 impl HostStore for super::SqliteMetaStore {
     async fn store_host_report(&self, update: HostUpdate) -> Result<ReportOutcome> {
-        self.run("store host report", move |c| store(c, update)).await
+        self.run("store host report", move |c| store(c, update))
+            .await
     }
     async fn list_hosts(&self) -> Result<Vec<HostRecord>> {
         self.run("list hosts", list).await

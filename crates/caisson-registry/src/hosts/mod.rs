@@ -24,7 +24,9 @@ use axum::{Json, Router};
 use caisson_audit::Outcome;
 use caisson_model::host_report::{self, HostReport, MAX_REPORT_BYTES};
 use caisson_oci::Digest;
-use caisson_registry_store::hosts::{HostContainer, HostRecord, HostUpdate, ReportLine, ReportOutcome, StoredBench};
+use caisson_registry_store::hosts::{
+    HostContainer, HostRecord, HostUpdate, ReportLine, ReportOutcome, StoredBench,
+};
 use caisson_registry_store::{now_ms, BlobStore, MetaStore, StoredFinding};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -145,7 +147,10 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     }
 
     /// Findings of a mapped container (empty when unmapped).
-    pub(crate) async fn container_findings(&self, c: &HostContainer) -> ApiResult<Vec<StoredFinding>> {
+    pub(crate) async fn container_findings(
+        &self,
+        c: &HostContainer,
+    ) -> ApiResult<Vec<StoredFinding>> {
         let (Some(repo), Some(digest)) = (&c.repo, &c.digest) else {
             return Ok(Vec::new());
         };
@@ -164,7 +169,10 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     }
 }
 
-async fn list<B: BlobStore, M: MetaStore>(State(reg): St<B, M>, req: Request) -> ApiResult<Response> {
+async fn list<B: BlobStore, M: MetaStore>(
+    State(reg): St<B, M>,
+    req: Request,
+) -> ApiResult<Response> {
     let c = reg.caller(req.headers(), source_of(&req)).await?;
     reg.require_system_admin(&c, "read-host", "hosts").await?;
     let now = now_ms();
@@ -273,13 +281,17 @@ async fn report<B: BlobStore, M: MetaStore>(
     let c = reg.caller(req.headers(), source_of(&req)).await?;
     if !may_report(&c.principal) {
         return Err(reg
-            .deny(&c, "host-report", &id, "requires a robot with the hosts:report scope")
+            .deny(
+                &c,
+                "host-report",
+                &id,
+                "requires a robot with the hosts:report scope",
+            )
             .await);
     }
     let body = crate::manifests::read_limited(req.into_body(), MAX_REPORT_BYTES).await?;
-    let r: HostReport = host_report::parse(&body).map_err(|e| {
-        bad(e.to_string()).with_detail(json!({"field": e.field}))
-    })?;
+    let r: HostReport = host_report::parse(&body)
+        .map_err(|e| bad(e.to_string()).with_detail(json!({"field": e.field})))?;
     if r.host.id != id {
         return Err(bad(format!(
             "report field `host.id`: {:?} does not match the host {id:?} of the URL",
@@ -335,7 +347,11 @@ async fn report<B: BlobStore, M: MetaStore>(
             new_host,
             previous_bench,
         } => {
-            let action = if new_host { "host-register" } else { "host-report" };
+            let action = if new_host {
+                "host-register"
+            } else {
+                "host-report"
+            };
             reg.audit(
                 &c.actor(),
                 &c.source,

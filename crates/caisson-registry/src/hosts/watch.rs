@@ -28,7 +28,12 @@ fn statuses(doc: &Value) -> BTreeMap<String, String> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|c| Some((c["id"].as_str()?.to_string(), c["status"].as_str()?.to_string())))
+        .filter_map(|c| {
+            Some((
+                c["id"].as_str()?.to_string(),
+                c["status"].as_str()?.to_string(),
+            ))
+        })
         .collect()
 }
 

@@ -79,7 +79,14 @@ fn host_row(h: &Value) -> Vec<String> {
     ]
 }
 
-const HOST_HEADER: [&str; 6] = ["ID", "HOSTNAME", "STATUS", "RUNNING", "BENCH-WARN", "LAST-REPORT"];
+const HOST_HEADER: [&str; 6] = [
+    "ID",
+    "HOSTNAME",
+    "STATUS",
+    "RUNNING",
+    "BENCH-WARN",
+    "LAST-REPORT",
+];
 
 /// Runs `cmd` with `call(path)` doing an authenticated GET under `/api/v1`.
 pub fn run(cmd: HostCmd, call: impl Fn(&str) -> anyhow::Result<Value>) -> anyhow::Result<()> {
@@ -109,10 +116,12 @@ pub fn run(cmd: HostCmd, call: impl Fn(&str) -> anyhow::Result<Value>) -> anyhow
                 host_row(&host),
             ]);
             println!();
-            let mut rows = vec![["NAME", "STATE", "IMAGE", "SCANNED", "CRITICAL", "HIGH", "FINDINGS"]
-                .iter()
-                .map(|h| h.to_string())
-                .collect::<Vec<_>>()];
+            let mut rows = vec![[
+                "NAME", "STATE", "IMAGE", "SCANNED", "CRITICAL", "HIGH", "FINDINGS",
+            ]
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()];
             for c in containers.as_array().into_iter().flatten() {
                 let v = &c["vulnerabilities"];
                 rows.push(vec![
