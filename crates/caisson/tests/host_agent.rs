@@ -486,7 +486,8 @@ fn reports_are_validated_and_need_the_hosts_report_scope() {
     let body = |v: &Value| serde_json::to_vec(v).unwrap();
 
     // Bad payloads: 400 naming the field.
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         (
             "containers[0].image_id",
             Box::new(|v| v["containers"][0]["image_id"] = json!("sha256:short")),

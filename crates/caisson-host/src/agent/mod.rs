@@ -297,7 +297,11 @@ pub fn classify(status: u16, body: &str) -> Delivery {
 fn message(body: &str) -> String {
     serde_json::from_str::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_string))
+        .and_then(|v| {
+            v.pointer("/errors/0/message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| body.chars().take(300).collect())
 }
 
@@ -325,7 +329,11 @@ fn send_loop(
         };
         let host = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
-            .and_then(|v| v["host"]["id"].as_str().map(str::to_string))
+            .and_then(|v| {
+                v.pointer("/host/id")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_string)
+            })
             .unwrap_or_default();
         let url = format!(
             "{}/api/v1/hosts/{host}/report",

@@ -87,8 +87,13 @@ pub fn bench_summary(doc: &Value) -> Value {
     for s in host_report::CHECK_STATUSES {
         counts.insert((*s).to_string(), json!(0));
     }
-    for c in doc["checks"].as_array().into_iter().flatten() {
-        if let Some(s) = c["status"].as_str() {
+    for c in doc
+        .get("checks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(s) = c.get("status").and_then(Value::as_str) {
             if let Some(n) = counts.get_mut(s) {
                 *n = json!(n.as_u64().unwrap_or(0) + 1);
             }
@@ -112,7 +117,7 @@ fn host_json(h: &HostRecord, now: i64, bench: Option<&StoredBench>) -> Value {
         "containers": h.containers,
         "running": h.running,
         "bench": bench.map(|b| json!({
-            "benchmark": b.document["benchmark"],
+            "benchmark": b.document.get("benchmark"),
             "received_ms": b.received_ms,
             "summary": bench_summary(&b.document),
         })),
@@ -199,7 +204,9 @@ async fn show<B: BlobStore, M: MetaStore>(
             vulnerable += 1;
         }
     }
-    v["vulnerable_containers"] = json!(vulnerable);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("vulnerable_containers".into(), json!(vulnerable));
+    }
     Ok(Json(v).into_response())
 }
 
@@ -224,9 +231,14 @@ async fn containers<B: BlobStore, M: MetaStore>(
     for ct in reg.meta.host_containers(&id).await? {
         let findings = reg.container_findings(&ct).await?;
         let mut v = serde_json::to_value(&ct).unwrap_or(Value::Null);
-        v["scanned"] = json!(ct.repo.is_some());
-        v["vulnerabilities"] = severity_counts(&findings);
-        v["findings"] = serde_json::to_value(&findings).unwrap_or(Value::Null);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("scanned".into(), json!(ct.repo.is_some()));
+            o.insert("vulnerabilities".into(), severity_counts(&findings));
+            o.insert(
+                "findings".into(),
+                serde_json::to_value(&findings).unwrap_or(Value::Null),
+            );
+        }
         out.push(v);
     }
     Ok(Json(out).into_response())
@@ -248,9 +260,9 @@ async fn bench<B: BlobStore, M: MetaStore>(
         "host": id,
         "seq": b.seq,
         "received_ms": b.received_ms,
-        "benchmark": b.document["benchmark"],
+        "benchmark": b.document.get("benchmark"),
         "summary": bench_summary(&b.document),
-        "checks": b.document["checks"],
+        "checks": b.document.get("checks"),
     }))
     .into_response())
 }

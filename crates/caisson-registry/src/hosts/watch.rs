@@ -24,14 +24,14 @@ pub struct Regression {
 }
 
 fn statuses(doc: &Value) -> BTreeMap<String, String> {
-    doc["checks"]
-        .as_array()
+    doc.get("checks")
+        .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(|c| {
             Some((
-                c["id"].as_str()?.to_string(),
-                c["status"].as_str()?.to_string(),
+                c.get("id")?.as_str()?.to_string(),
+                c.get("status")?.as_str()?.to_string(),
             ))
         })
         .collect()
