@@ -1,5 +1,6 @@
 //! The axum router: `POST /admission/validate`, `GET /healthz`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,10 +132,52 @@ async fn healthz(State(state): State<AdmissionState>) -> Response {
         .into_response()
 }
 
-fn record(sink: Option<&Arc<dyn DecisionSink>>, rec: Option<&DecisionRecord>) {
-    if let (Some(sink), Some(rec)) = (sink, rec) {
-        if let Err(e) = sink.record(rec) {
+fn record(
+    sink: Option<&Arc<dyn DecisionSink>>,
+    rec: Option<&DecisionRecord>,
+) -> Result<(), AdmissionError> {
+    match (sink, rec) {
+        (Some(sink), Some(rec)) => sink.record(rec).inspect_err(|e| {
             tracing::error!(error = %e, uid = %rec.uid, "recording admission decision");
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Which side answers a request: the evaluation (it finished in time) or
+/// the handler (deadline passed, or the evaluation died). Whoever claims it
+/// writes the one decision record, and it records what was answered.
+#[derive(Default)]
+struct Claim(AtomicBool);
+
+impl Claim {
+    /// `true` for the first caller only.
+    fn take(&self) -> bool {
+        !self.0.swap(true, Ordering::AcqRel)
+    }
+}
+
+/// The evaluation's outcome once it has claimed the answer: recorded first,
+/// so an answer is never given without its record (fail closed: when the
+/// record cannot be written the request is denied instead).
+fn record_or_deny(
+    sink: Option<&Arc<dyn DecisionSink>>,
+    uid: &str,
+    request: &Json,
+    out: Outcome,
+) -> Outcome {
+    match record(sink, out.record.as_ref()) {
+        Ok(()) => out,
+        Err(e) => {
+            let denial = rejected(
+                uid,
+                request,
+                500,
+                &format!("the decision could not be recorded ({e}); denied (fail closed)"),
+            );
+            // The sink just failed; try once to leave the denial on record.
+            let _ = record(sink, denial.record.as_ref());
+            denial
         }
     }
 }
@@ -157,6 +200,10 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
         .unwrap_or("")
         .to_string();
     let inner = Arc::clone(&state.inner);
+    let claim = Arc::new(Claim::default());
+    let job_claim = Arc::clone(&claim);
+    let job_uid = uid.clone();
+    let job_request = request.clone();
     let job = move || {
         let images = match &inner.source {
             Some(_) => review
@@ -173,8 +220,11 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
             ),
             _ => decide_value(&inner.policies, &inner.facts, &review),
         };
-        record(inner.sink.as_ref(), out.record.as_ref());
-        out
+        if !job_claim.take() {
+            // Too late: the handler answered (a denial) and recorded that.
+            return out;
+        }
+        record_or_deny(inner.sink.as_ref(), &job_uid, &job_request, out)
     };
     let rx = match state.inner.pool.submit(job) {
         Ok(rx) => rx,
@@ -188,15 +238,17 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
         }
     };
     let deadline = state.inner.limits.deadline;
-    let out = match tokio::time::timeout(deadline, rx).await {
+    let mut rx = rx;
+    let out = match tokio::time::timeout(deadline, &mut rx).await {
         Ok(Ok(out)) => out,
-        Ok(Err(_)) => failed(
+        Ok(Err(_)) if claim.take() => failed(
             &state,
             &uid,
             &request,
             "policy evaluation failed unexpectedly",
         ),
-        Err(_) => failed(
+        Ok(Err(_)) => unrecorded(&uid, &request),
+        Err(_) if claim.take() => failed(
             &state,
             &uid,
             &request,
@@ -205,17 +257,33 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
                 deadline.as_millis()
             ),
         ),
+        // The evaluation claimed the answer just before the deadline and is
+        // recording it: its answer is the one on record.
+        Err(_) => match rx.await {
+            Ok(out) => out,
+            Err(_) => unrecorded(&uid, &request),
+        },
     };
     into_response(out)
 }
 
-/// A denial for a request whose evaluation did not produce an answer.
+/// A denial when the evaluation claimed the answer and then died while
+/// recording it (a panicking sink): nothing reliable is on record.
+fn unrecorded(uid: &str, request: &Json) -> Outcome {
+    let message = "policy evaluation failed while recording its decision; denied (fail closed)";
+    tracing::error!(uid = %uid, "{message}");
+    rejected(uid, request, 500, message)
+}
+
+/// A denial for a request whose evaluation did not produce an answer; the
+/// caller has claimed the answer, so this is the request's one record.
 fn failed(state: &AdmissionState, uid: &str, request: &Json, message: &str) -> Outcome {
     tracing::error!(uid = %uid, "{message}");
     let out = rejected(uid, request, 500, message);
     let sink = state.inner.sink.clone();
     let rec = out.record.clone();
-    // The sink may block (file I/O): keep it off the runtime's workers.
+    // The sink may block (file I/O): keep it off the runtime's workers. A
+    // denial is the safe answer whether or not its record can be written.
     tokio::task::spawn_blocking(move || record(sink.as_ref(), rec.as_ref()));
     out
 }

@@ -34,6 +34,8 @@ pub mod events {
     /// A re-scan changed a stored digest's findings (none of them new critical ones).
     pub const FINDINGS_CHANGED: &str = "findings.changed";
     pub const POLICY_VIOLATION: &str = "policy.violation";
+    /// A signed checkpoint of the registry's audit chain head.
+    pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
     /// Every event name, for validating configurations.
     pub const ALL: &[&str] = &[
         PUSH,
@@ -42,6 +44,7 @@ pub mod events {
         NEW_CRITICAL,
         FINDINGS_CHANGED,
         POLICY_VIOLATION,
+        AUDIT_CHECKPOINT,
     ];
 }
 

@@ -6,10 +6,10 @@ use axum::extract::Request;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use caisson_audit::Outcome;
+use caisson_audit::{AuditEvent, Outcome};
 use caisson_oci::{media_type, parse_manifest_document, Digest, Hasher, ManifestDocument};
 use caisson_registry_store::{
-    now_ms, BlobStore, ManifestRecord, ManifestRef, MetaStore, RefKind, StoreError,
+    now_ms, BlobStore, Change, Changed, ManifestRecord, ManifestRef, MetaStore, RefKind, StoreError,
 };
 use futures_util::StreamExt;
 
@@ -186,7 +186,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     Outcome::Success,
                     &d.to_string(),
                 )
-                .await;
+                .await?;
             }
             Response::new(Body::from(bytes))
         };
@@ -287,8 +287,40 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             Reference::Digest(_) => None,
         };
         let target = format!("{name}:{reference}");
-        let outcome = match self.meta.put_manifest(record, tag, immutable).await {
-            Ok(o) => o,
+        // The push and its audit record commit together (fail closed).
+        let ev = self.event(
+            &ctx.actor(),
+            &ctx.source,
+            "push-manifest",
+            &target,
+            Outcome::Success,
+            "",
+        );
+        let digest = d.clone();
+        let change = Change::PutManifest {
+            record,
+            tag,
+            immutable_tags: immutable,
+        };
+        let pushed = self.audited(change, move |done| {
+            let prev = match done {
+                Changed::Manifest(o) => o.previous_tag_target.as_ref(),
+                _ => None,
+            };
+            Some(match prev {
+                Some(p) => AuditEvent {
+                    action: "tag-move".into(),
+                    detail: format!("{digest} (tag moved from {p})"),
+                    ..ev
+                },
+                None => AuditEvent {
+                    detail: digest.to_string(),
+                    ..ev
+                },
+            })
+        });
+        match pushed.await {
+            Ok(_) => {}
             Err(e @ StoreError::TagImmutable { .. }) => {
                 self.audit(
                     &ctx.actor(),
@@ -298,29 +330,11 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     Outcome::Denied,
                     &e.to_string(),
                 )
-                .await;
+                .await?;
                 return Err(e.into());
             }
             Err(e) => return Err(e.into()),
         };
-        let detail = match &outcome.previous_tag_target {
-            Some(prev) => format!("{d} (tag moved from {prev})"),
-            None => d.to_string(),
-        };
-        let action = if outcome.previous_tag_target.is_some() {
-            "tag-move"
-        } else {
-            "push-manifest"
-        };
-        self.audit(
-            &ctx.actor(),
-            &ctx.source,
-            action,
-            &target,
-            Outcome::Success,
-            &detail,
-        )
-        .await;
         let pushed_tag = match &r {
             Reference::Tag(t) => Some(t.clone()),
             Reference::Digest(_) => None,
@@ -362,41 +376,58 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                         Outcome::Denied,
                         &msg,
                     )
-                    .await;
+                    .await?;
                     return Err(ApiError::new(Code::TagImmutable, msg));
                 }
-                if !self.meta.delete_tag(name, &t).await? {
-                    return Err(ApiError::new(
-                        Code::ManifestUnknown,
-                        format!("tag {t} is not in {name}"),
-                    ));
-                }
-                self.audit(
+                let ev = self.event(
                     &ctx.actor(),
                     &ctx.source,
                     "delete-tag",
                     &target,
                     Outcome::Success,
                     "",
-                )
-                .await;
-            }
-            Reference::Digest(d) => {
-                let Some(tags) = self.meta.delete_manifest(name, &d).await? else {
+                );
+                let change = Change::DeleteTag {
+                    repo: name.to_string(),
+                    tag: t.clone(),
+                };
+                if !self
+                    .audited(change, move |done| done.removed().then_some(ev))
+                    .await?
+                    .removed()
+                {
                     return Err(ApiError::new(
                         Code::ManifestUnknown,
-                        format!("manifest {d} is not in {name}"),
+                        format!("tag {t} is not in {name}"),
                     ));
-                };
-                self.audit(
+                }
+            }
+            Reference::Digest(d) => {
+                let ev = self.event(
                     &ctx.actor(),
                     &ctx.source,
                     "delete-manifest",
                     &target,
                     Outcome::Success,
-                    &format!("untagged: {}", tags.join(",")),
-                )
-                .await;
+                    "",
+                );
+                let change = Change::DeleteManifest {
+                    repo: name.to_string(),
+                    digest: d.clone(),
+                };
+                let done = self.audited(change, move |done| match done {
+                    Changed::Untagged(Some(tags)) => Some(AuditEvent {
+                        detail: format!("untagged: {}", tags.join(",")),
+                        ..ev
+                    }),
+                    _ => None,
+                });
+                if !done.await?.removed() {
+                    return Err(ApiError::new(
+                        Code::ManifestUnknown,
+                        format!("manifest {d} is not in {name}"),
+                    ));
+                }
                 self.on_manifest_deleted(name, &d).await;
             }
         }

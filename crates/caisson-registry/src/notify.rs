@@ -1,7 +1,8 @@
 //! Registry events as webhook notifications ([`caisson_notify`]): pushes,
 //! deletions, completed scans, and re-scans that changed a stored digest's
 //! findings (`finding.new-critical` when critical ones are new, else
-//! `findings.changed`), and pulls a pull policy blocked (`policy.violation`).
+//! `findings.changed`), pulls a pull policy blocked (`policy.violation`),
+//! and signed checkpoints of the audit chain (`audit.checkpoint`).
 
 use caisson_notify::{events, Notification, Notifier};
 use tokio::sync::broadcast;
@@ -19,6 +20,7 @@ pub fn notification(ev: &RegistryEvent) -> Option<Notification> {
         }
         RegistryEvent::FindingsChanged { .. } => events::FINDINGS_CHANGED,
         RegistryEvent::PullBlocked(_) => events::POLICY_VIOLATION,
+        RegistryEvent::AuditCheckpoint(_) => events::AUDIT_CHECKPOINT,
     };
     let data = serde_json::to_value(ev).ok()?;
     Some(Notification::new(event, data))

@@ -118,6 +118,9 @@ pub enum RegistryEvent {
     },
     /// A pull policy blocked a pull.
     PullBlocked(Box<crate::pull::PullDenial>),
+    /// A signed checkpoint of the audit chain head was appended to the
+    /// checkpoint file (`crate::anchor`); receivers keep it off-host.
+    AuditCheckpoint(caisson_audit::Checkpoint),
 }
 
 /// The health of a digest.

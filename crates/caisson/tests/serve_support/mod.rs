@@ -30,6 +30,16 @@ impl Serve {
         self.child.kill().expect("kill -9");
         self.child.wait().expect("wait");
     }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(st.success(), "kill -TERM failed");
+        self.child.wait().expect("wait")
+    }
 }
 
 impl Drop for Serve {
