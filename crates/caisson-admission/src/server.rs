@@ -203,7 +203,6 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
     let claim = Arc::new(Claim::default());
     let job_claim = Arc::clone(&claim);
     let job_uid = uid.clone();
-    let job_request = request.clone();
     let job = move || {
         let images = match &inner.source {
             Some(_) => review
@@ -224,7 +223,8 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
             // Too late: the handler answered (a denial) and recorded that.
             return out;
         }
-        record_or_deny(inner.sink.as_ref(), &job_uid, &job_request, out)
+        let request = review.get("request").unwrap_or(&Json::Null);
+        record_or_deny(inner.sink.as_ref(), &job_uid, request, out)
     };
     let rx = match state.inner.pool.submit(job) {
         Ok(rx) => rx,

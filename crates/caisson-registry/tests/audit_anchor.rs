@@ -213,3 +213,59 @@ async fn expected_head_catches_what_the_checkpoint_file_cannot() {
         other => panic!("--expect-head not enforced: {other:?}"),
     }
 }
+
+/// The checkpointer signs at start and again once `checkpoint_every`
+/// records were appended, and publishes each checkpoint as an event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_follow_every_n_records_and_are_published() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config {
+        checkpoint_every: 3,
+        checkpoint_interval: std::time::Duration::from_secs(3600),
+        ..Config::default()
+    };
+    let reg = std::sync::Arc::new(open_embedded(dir.path(), config).expect("open registry"));
+    reg.bootstrap_admin(Some("admin-password-1".into()))
+        .await
+        .expect("bootstrap");
+    let mut events = reg.subscribe();
+    reg.start_anchoring(std::time::Duration::from_secs(3600));
+    let path = dir.path().join(anchor::CHECKPOINT_FILE);
+    let head_of_file = || {
+        anchor::read_checkpoints(&path)
+            .expect("checkpoints")
+            .last()
+            .map(|c| c.seq)
+    };
+    let wait_for = |seq: i64| async move {
+        for _ in 0..200 {
+            if head_of_file() == Some(seq) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("no checkpoint at {seq}: {:?}", head_of_file());
+    };
+    wait_for(1).await;
+    for i in 0..3 {
+        reg.audit(
+            "system",
+            "",
+            "pull",
+            &format!("r:{i}"),
+            Outcome::Success,
+            "",
+        )
+        .await
+        .expect("audit");
+    }
+    wait_for(4).await;
+    let mut seen = Vec::new();
+    while let Ok(ev) = events.try_recv() {
+        if let caisson_registry::scan::RegistryEvent::AuditCheckpoint(cp) = ev {
+            seen.push(cp.seq);
+        }
+    }
+    assert_eq!(seen, vec![1, 4], "each checkpoint is published once");
+    assert_eq!(verify(dir.path(), None).await.expect("intact"), 4);
+}
