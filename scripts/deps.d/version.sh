@@ -29,3 +29,10 @@ if [ ! -f "$NODE_DIR/node_modules/semver/package.json" ]; then
   [ -f "$NODE_DIR/package.json" ] || echo '{"name":"caisson-oracles","private":true}' > "$NODE_DIR/package.json"
   (cd "$NODE_DIR" && npm install --silent --no-audit --no-fund semver@7 >/dev/null)
 fi
+
+# packaging 21.3: the last release with LegacyVersion, the oracle for the
+# PyPI fallback order (crates/caisson-version/tests/feeds.rs).
+LEGACY_DIR="$CACHE/oracles/packaging21"
+if [ ! -f "$LEGACY_DIR/packaging/version.py" ]; then
+  python3 -m pip install -q --target "$LEGACY_DIR" 'packaging==21.3' >/dev/null
+fi

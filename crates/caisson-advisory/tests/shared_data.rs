@@ -281,6 +281,30 @@ fn full_database_lookups_aliases_status_and_open_time() {
     // Status.
     let st = db.status().unwrap();
     assert_eq!(st.schema_version, caisson_advisory::SCHEMA_VERSION);
+    // Range versions the tools reject (issue 15): every one is ordered by
+    // OSV's fallback rules, none is unorderable. Only the PyPI, npm and
+    // Alpine sources have any (caisson-version's tests/feeds.rs pins the
+    // distinct strings: 2 PyPI event versions, 1 npm, 15 secdb).
+    let mut with_fallback: Vec<&str> = st
+        .sources
+        .iter()
+        .inspect(|s| {
+            eprintln!(
+                "{}: {} fallback-ordered, {} unorderable range versions",
+                s.name, s.fallback_versions, s.unorderable_versions
+            )
+        })
+        .filter(|s| s.fallback_versions > 0)
+        .map(|s| s.format.as_str())
+        .collect();
+    with_fallback.sort_unstable();
+    assert!(st.sources.iter().all(|s| s.unorderable_versions == 0));
+    assert_eq!(
+        with_fallback,
+        ["alpine-secdb", "osv-zip", "osv-zip"],
+        "{:?}",
+        st.sources
+    );
     assert_eq!(st.sources.len(), 6);
     assert_eq!(st.advisories as usize, records.iter().sum::<usize>());
     let pypi = st

@@ -15,7 +15,9 @@
 use caisson_model::{Advisory, Affected, Bound, BoundOrdering};
 use caisson_version::{Ecosystem, Version};
 
-use crate::evaluate::{parse_events, parse_version, range_affects, range_scheme, Kind};
+use crate::evaluate::{
+    event_parts, parse_events, parse_version, range_affects, range_scheme, Kind,
+};
 
 /// The `database_specific.status` an importer set (entry first, then record).
 pub(crate) fn status<'a>(adv: &'a Advisory, entry: &'a Affected) -> Option<&'a str> {
@@ -87,6 +89,59 @@ pub fn bounds_above(adv: &Advisory, entries: &[&Affected]) -> Option<Vec<Bound>>
         .filter_map(|(ordering, slot)| slot.map(|(_, version)| Bound { ordering, version }))
         .collect(),
     )
+}
+
+/// How the versions of a record's range events order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VersionCounts {
+    /// Event versions the ecosystem's own rules reject and OSV's fallback
+    /// rules order ([`caisson_version::Ecosystem::parse_lenient`]).
+    pub fallback: u64,
+    /// Event versions that nothing orders: their ranges cannot be
+    /// evaluated (the matcher reports each as `advisory-range-unusable`).
+    pub unorderable: u64,
+}
+
+impl VersionCounts {
+    pub fn add(&mut self, other: VersionCounts) {
+        self.fallback = self.fallback.saturating_add(other.fallback);
+        self.unorderable = self.unorderable.saturating_add(other.unorderable);
+    }
+}
+
+/// Counts the event versions of `adv`'s `ECOSYSTEM` and `SEMVER` ranges
+/// (entries of ecosystems `caisson-version` orders; not `introduced: "0"`
+/// nor `limit: "*"`) that order only by the fallback, or not at all.
+pub fn version_counts(adv: &Advisory) -> VersionCounts {
+    let mut counts = VersionCounts::default();
+    if adv.withdrawn.is_some() {
+        return counts;
+    }
+    for entry in &adv.affected {
+        let Some(scheme) = entry
+            .package
+            .as_ref()
+            .and_then(|p| p.ecosystem.parse::<Ecosystem>().ok())
+        else {
+            continue;
+        };
+        for range in &entry.ranges {
+            let Some(rs) = range_scheme(&range.kind, scheme) else {
+                continue;
+            };
+            for (kind, raw) in range.events.iter().filter_map(event_parts) {
+                if (kind == Kind::Introduced && raw == "0") || (kind == Kind::Limit && raw == "*") {
+                    continue;
+                }
+                match parse_version(rs, raw) {
+                    None => counts.unorderable += 1,
+                    Some(v) if v.is_fallback() => counts.fallback += 1,
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    counts
 }
 
 /// Drops from each `affected[]` entry's `versions` the versions its own

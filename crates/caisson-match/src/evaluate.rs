@@ -4,6 +4,11 @@
 //! by version, the last event at or below it opens the range (`introduced`)
 //! rather than closing it (`fixed` at or below, `last_affected` strictly
 //! below, `limit` at or below). `introduced: "0"` sorts before every version.
+//!
+//! Versions are ordered by [`Ecosystem::parse_lenient`]: the ecosystem's own
+//! rules, and OSV's reference rules for the strings those reject (typos in
+//! Alpine's secdb, legacy PyPI versions, `v`-prefixed SemVer). Only a range
+//! with a version not even those rules can order is skipped, and reported.
 
 use std::cmp::Ordering;
 
@@ -20,6 +25,9 @@ pub struct Verdict {
     pub fixed: Vec<String>,
     /// Ranges that could not be evaluated: `(range index, reason)`.
     pub skipped: Vec<(usize, String)>,
+    /// Versions of the evaluated ranges (and the installed version) that the
+    /// ecosystem's rules reject and OSV's fallback rules ordered.
+    pub fallback: Vec<String>,
 }
 
 /// The ordering a range type uses, given the package's ecosystem scheme.
@@ -33,8 +41,10 @@ pub(crate) fn range_scheme(kind: &str, ecosystem: Ecosystem) -> Option<Ecosystem
     }
 }
 
-/// Parses `v` under `scheme`; SemVer accepts (and drops) a leading `v`, which
-/// Go module versions carry and OSV's SEMVER strings do not.
+/// Parses `v` under `scheme` ([`Ecosystem::parse_lenient`]: the
+/// ecosystem's rules, else OSV's fallback rules); SemVer accepts (and drops)
+/// a leading `v`, which Go module versions carry and OSV's SEMVER strings do
+/// not. `None` only for what neither can order.
 pub fn parse_version(scheme: Ecosystem, v: &str) -> Option<Version> {
     let v = v.trim();
     let v = if scheme == Ecosystem::SemVer {
@@ -42,7 +52,7 @@ pub fn parse_version(scheme: Ecosystem, v: &str) -> Option<Version> {
     } else {
         v
     };
-    scheme.parse(v).ok()
+    scheme.parse_lenient(v).ok()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -60,7 +70,7 @@ pub(crate) struct Parsed<'e> {
     pub(crate) version: Option<Version>,
 }
 
-fn event_parts(e: &Event) -> Option<(Kind, &str)> {
+pub(crate) fn event_parts(e: &Event) -> Option<(Kind, &str)> {
     if let Some(v) = &e.introduced {
         return Some((Kind::Introduced, v));
     }
@@ -146,6 +156,16 @@ pub fn evaluate(entry: &Affected, ecosystem: Ecosystem, installed: &str) -> Verd
                 continue;
             }
         };
+        if v.is_fallback() && !verdict.fallback.iter().any(|f| f == installed) {
+            verdict.fallback.push(installed.to_string());
+        }
+        for e in &events {
+            if e.version.as_ref().is_some_and(Version::is_fallback)
+                && !verdict.fallback.iter().any(|f| f == e.raw)
+            {
+                verdict.fallback.push(e.raw.to_string());
+            }
+        }
         let hit = range_affects(&v, &events);
         verdict.affected |= hit;
         ranges.push((v, events, hit));
@@ -241,6 +261,37 @@ mod tests {
         let e = entry("GIT", vec![ev("i", "abc"), ev("f", "def")], &["1.0.0"]);
         assert!(evaluate(&e, Ecosystem::PyPI, "1.0").affected);
         assert!(!evaluate(&e, Ecosystem::PyPI, "1.1").affected);
+    }
+
+    /// Regression (issue 15): `fixed: 1.18.-r2` in Alpine's secdb is not a
+    /// version apk accepts, and the range was skipped, so no version was
+    /// affected. OSV's rules read it as `1.18-r2`.
+    #[test]
+    fn secdb_typo_bounds_order_by_osv_rules() {
+        let e = entry("ECOSYSTEM", vec![ev("i", "0"), ev("f", "1.18.-r2")], &[]);
+        let v = evaluate(&e, Ecosystem::Alpine, "1.18-r1");
+        assert!(v.affected && v.skipped.is_empty(), "{v:?}");
+        assert_eq!(v.fixed, vec!["1.18.-r2"]);
+        assert_eq!(v.fallback, vec!["1.18.-r2"]);
+        assert!(!evaluate(&e, Ecosystem::Alpine, "1.18-r2").affected);
+        // A remainder OSV cannot read puts the bound just below the rest.
+        let e = entry("ECOSYSTEM", vec![ev("i", "0"), ev("f", "2.7.16-33")], &[]);
+        assert!(evaluate(&e, Ecosystem::Alpine, "2.7.15-r3").affected);
+        assert!(!evaluate(&e, Ecosystem::Alpine, "2.7.16-r0").affected);
+    }
+
+    /// Legacy PyPI versions sort below every PEP 440 version, as OSV and
+    /// pre-22 `packaging` order them; `v`-prefixed SemVer reads as SemVer.
+    #[test]
+    fn legacy_pypi_and_prefixed_semver_order_by_osv_rules() {
+        let e = entry("ECOSYSTEM", vec![ev("i", "0"), ev("f", "2019-09-12")], &[]);
+        assert!(evaluate(&e, Ecosystem::PyPI, "0.3m1").affected);
+        assert!(!evaluate(&e, Ecosystem::PyPI, "0.1").affected);
+        let e = entry("ECOSYSTEM", vec![ev("i", "0"), ev("f", "v1.2.0")], &[]);
+        assert!(evaluate(&e, Ecosystem::Pub, "1.1.9").affected);
+        assert!(!evaluate(&e, Ecosystem::Pub, "v1.2.0").affected);
+        let e = entry("ECOSYSTEM", vec![ev("i", "1.0"), ev("f", "1.4.2")], &[]);
+        assert!(evaluate(&e, Ecosystem::Npm, "1.0.0").affected);
     }
 
     #[test]

@@ -18,6 +18,15 @@
 //! a [`CvssScorer`], then UNKNOWN ([`severity`]). [`policy::apply`] then
 //! applies severity / unfixed filters, the `.caissonignore` file ([`ignore`])
 //! and OpenVEX documents ([`vex`]).
+//!
+//! Advisory records, ignore files and VEX documents are untrusted input:
+//! `unwrap`, unchecked indexing and `panic` are denied.
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)
+)]
 
 pub mod bounds;
 pub mod evaluate;

@@ -66,6 +66,28 @@ fn evaluate_record(adv: &Rc<Advisory>, q: &Query, warnings: &mut Vec<Warning>) -
             continue;
         }
         let verdict = evaluate(entry, q.scheme, &q.version);
+        let record_versions: Vec<&String> = verdict
+            .fallback
+            .iter()
+            .filter(|f| f.as_str() != q.version.trim())
+            .collect();
+        if !record_versions.is_empty() {
+            warnings.push(Warning {
+                code: "version-fallback-order".into(),
+                message: format!(
+                    "{} affected[{i}] for {} {}: {} rejected by {} rules, ordered by OSV's",
+                    adv.id,
+                    q.ecosystem,
+                    q.name,
+                    record_versions
+                        .iter()
+                        .map(|v| format!("{v:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    q.scheme
+                ),
+            });
+        }
         for (r, reason) in verdict.skipped {
             warnings.push(Warning {
                 code: "advisory-range-unusable".into(),
@@ -94,6 +116,7 @@ pub fn match_sbom(
     let mut lookups = Lookups::new(source);
     let mut unsupported: BTreeSet<String> = BTreeSet::new();
     let mut bad_versions: BTreeSet<String> = BTreeSet::new();
+    let mut fallback_versions: BTreeSet<String> = BTreeSet::new();
 
     for p in &sbom.packages {
         let q = match query_for(p, sbom.os.as_ref()) {
@@ -105,8 +128,16 @@ pub fn match_sbom(
             }
         };
         let (hits, known) = lookups.hits(&q, &mut out.warnings)?;
-        if known && parse_version(q.scheme, &q.version).is_none() {
-            bad_versions.insert(format!("{} {} ({})", p.name, q.version, q.scheme));
+        if known {
+            match parse_version(q.scheme, &q.version) {
+                None => {
+                    bad_versions.insert(format!("{} {} ({})", p.name, q.version, q.scheme));
+                }
+                Some(v) if v.is_fallback() => {
+                    fallback_versions.insert(format!("{} {} ({})", p.name, q.version, q.scheme));
+                }
+                Some(_) => {}
+            }
         }
         out.findings.extend(merge(hits, p, &q, scorer));
     }
@@ -115,6 +146,14 @@ pub fn match_sbom(
         out.warnings.push(Warning {
             code: "no-advisory-data".into(),
             message: format!("no advisory data for {what}; those packages were not matched"),
+        });
+    }
+    for v in fallback_versions {
+        out.warnings.push(Warning {
+            code: "version-fallback-order".into(),
+            message: format!(
+                "installed version of {v} is rejected by the ecosystem's rules; ordered by OSV's"
+            ),
         });
     }
     for v in bad_versions {
@@ -423,9 +462,11 @@ fn finding(mut group: Vec<&Hit>, p: &Package, q: &Query, scorer: &dyn CvssScorer
         })
         .map_or_else(|| format!("osv:{}", q.ecosystem), str::to_string);
 
+    let records: BTreeSet<String> = group.iter().map(|h| h.advisory.id.clone()).collect();
     Finding {
         id,
         aliases,
+        records: records.into_iter().collect(),
         package_id: p.id.clone(),
         package_name: p.name.clone(),
         installed_version: match (p.package_type.is_os(), p.epoch) {

@@ -122,9 +122,15 @@ pub enum Severity {
 pub struct Finding {
     /// The advisory id reported (a CVE when one of the merged records has it).
     pub id: String,
-    /// Every other id of the same vulnerability (GHSA, PYSEC, DSA, …).
+    /// Every other id of the same vulnerability (GHSA, PYSEC, DSA, …): the
+    /// ids and aliases of every record that matched, less `id`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// The ids of the advisory records that matched, sorted (each is `id`
+    /// or one of `aliases`): `PYSEC-2020-270` for `tensorflow-cpu` where
+    /// `id` is `CVE-2020-15190`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<String>,
     /// `Package::id` of the affected package.
     pub package_id: String,
     pub package_name: String,

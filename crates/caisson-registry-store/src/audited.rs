@@ -26,6 +26,7 @@ pub enum Change {
     DeleteManifest {
         repo: String,
         digest: Digest,
+        immutable_tags: bool,
     },
     DeleteTag {
         repo: String,

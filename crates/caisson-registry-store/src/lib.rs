@@ -364,11 +364,13 @@ pub trait MetaStore: ScanStore + Send + Sync + 'static {
         tag: &str,
     ) -> impl Future<Output = Result<Option<Digest>>> + Send;
     /// Deletes a manifest and every tag pointing at it; returns the removed tags,
-    /// `None` when the manifest was absent.
+    /// `None` when the manifest was absent. With `immutable_tags`, a manifest
+    /// that a tag points at is kept and [`StoreError::TagImmutable`] names the tag.
     fn delete_manifest(
         &self,
         repo: &str,
         digest: &Digest,
+        immutable_tags: bool,
     ) -> impl Future<Output = Result<Option<Vec<String>>>> + Send;
     fn delete_tag(&self, repo: &str, tag: &str) -> impl Future<Output = Result<bool>> + Send;
     /// Tags in lexical order after `last`, at most `limit`.

@@ -72,29 +72,59 @@ pub(crate) fn not_found(msg: impl Into<String>) -> ApiError {
 }
 
 impl<B: BlobStore, M: MetaStore> Registry<B, M> {
+    /// Authenticates an admin API request. The admin API takes Basic
+    /// credentials only: registry bearer tokens authorize the registry
+    /// actions in their `access` claim and nothing else. Refusals,
+    /// anonymous attempts included, are audited.
     pub(crate) async fn caller(&self, headers: &HeaderMap, source: String) -> ApiResult<Caller> {
-        match self.authenticate(headers).await {
+        const CHALLENGE: &str = "Basic realm=\"caisson\"";
+        if crate::auth::bearer_of(headers).is_some() {
+            self.audit(
+                "anonymous",
+                &source,
+                "auth",
+                "api",
+                Outcome::Failure,
+                "bearer token presented to the admin API",
+            )
+            .await?;
+            return Err(ApiError::new(
+                Code::Unauthorized,
+                "the admin API takes Basic credentials; registry tokens only authorize registry actions",
+            )
+            .with_header(header::WWW_AUTHENTICATE, CHALLENGE));
+        }
+        match self.authenticate(headers, &source).await {
             Ok(a) if !matches!(a.principal, Principal::Anonymous) => Ok(Caller {
                 principal: a.principal,
                 source,
             }),
-            Ok(_) => Err(ApiError::new(Code::Unauthorized, "authentication required")
-                .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"caisson\"")),
-            Err(f) => {
+            Ok(_) => {
                 self.audit(
-                    &f.actor,
+                    "anonymous",
                     &source,
                     "auth",
                     "api",
-                    Outcome::Failure,
-                    &f.reason,
+                    Outcome::Denied,
+                    "no credentials",
                 )
                 .await?;
-                Err(ApiError::new(
-                    Code::Unauthorized,
-                    format!("authentication failed: {}", f.reason),
-                )
-                .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"caisson\""))
+                Err(ApiError::new(Code::Unauthorized, "authentication required")
+                    .with_header(header::WWW_AUTHENTICATE, CHALLENGE))
+            }
+            Err(f) => {
+                if f.audited() {
+                    self.audit(
+                        &f.actor,
+                        &source,
+                        "auth",
+                        "api",
+                        Outcome::Failure,
+                        &f.reason,
+                    )
+                    .await?;
+                }
+                Err(f.to_api_error(CHALLENGE))
             }
         }
     }
@@ -280,6 +310,10 @@ async fn delete_user<B: BlobStore, M: MetaStore>(
 #[serde(deny_unknown_fields)]
 struct NewPassword {
     password: String,
+    /// Required when users change their own password (system
+    /// administrators resetting another account's password need not know it).
+    #[serde(default)]
+    current_password: Option<String>,
 }
 
 async fn set_password<B: BlobStore, M: MetaStore>(
@@ -298,6 +332,35 @@ async fn set_password<B: BlobStore, M: MetaStore>(
         serde_json::from_slice(&body).map_err(|e| bad(format!("password JSON: {e}")))?;
     if p.password.len() < 8 {
         return Err(bad("password must be at least 8 characters"));
+    }
+    if own && !c.principal.is_system_admin() {
+        let Some(current) = p.current_password.as_deref() else {
+            return Err(reg
+                .deny(
+                    &c,
+                    "set-password",
+                    &name,
+                    "current_password is required to change your own password",
+                )
+                .await);
+        };
+        if let Err(f) = reg.login(&name, current, &c.source).await {
+            reg.audit(
+                &c.actor(),
+                &c.source,
+                "set-password",
+                &name,
+                Outcome::Denied,
+                &f.reason,
+            )
+            .await?;
+            return Err(match f.kind {
+                crate::auth::FailureKind::Invalid => {
+                    ApiError::new(Code::Denied, "current_password does not match")
+                }
+                _ => f.to_api_error("Basic realm=\"caisson\""),
+            });
+        }
     }
     let mut user = reg
         .meta
@@ -319,6 +382,31 @@ async fn set_password<B: BlobStore, M: MetaStore>(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Whether the caller administers the namespaces of `robot`'s scopes:
+/// `every` of them (revoking) or any (listing).
+async fn administers<B: BlobStore, M: MetaStore>(
+    reg: &Registry<B, M>,
+    c: &Caller,
+    robot: &Robot,
+    every: bool,
+) -> ApiResult<bool> {
+    let mut any = false;
+    for s in &robot.scopes {
+        let admin = reg
+            .role_in(&c.principal, &s.namespace)
+            .await?
+            .is_some_and(|r| r >= Role::Admin);
+        if every && !admin {
+            return Ok(false);
+        }
+        any |= admin;
+    }
+    Ok(any)
+}
+
+/// Robots the caller created, robots scoped to a namespace the caller
+/// administers (robots belong to their namespaces and outlive their
+/// creator), or all for system administrators; each shows `created_by`.
 async fn list_robots<B: BlobStore, M: MetaStore>(
     State(reg): St<B, M>,
     req: Request,
@@ -329,7 +417,13 @@ async fn list_robots<B: BlobStore, M: MetaStore>(
         all
     } else {
         let actor = c.actor();
-        all.into_iter().filter(|r| r.created_by == actor).collect()
+        let mut out = Vec::new();
+        for r in all {
+            if r.created_by == actor || administers(&reg, &c, &r, false).await? {
+                out.push(r);
+            }
+        }
+        out
     };
     Ok(Json(mine).into_response())
 }
@@ -425,8 +519,18 @@ async fn delete_robot<B: BlobStore, M: MetaStore>(
         .get_robot(&name)
         .await?
         .ok_or_else(|| not_found(format!("robot {name} not found")))?;
-    if robot.created_by != c.actor() {
-        reg.require_system_admin(&c, "delete-robot", &name).await?;
+    if robot.created_by != c.actor()
+        && !c.principal.is_system_admin()
+        && !administers(&reg, &c, &robot, true).await?
+    {
+        return Err(reg
+            .deny(
+                &c,
+                "delete-robot",
+                &name,
+                "requires its creator, admin of every namespace it is scoped to, or system-admin",
+            )
+            .await);
     }
     let ev = reg.event(
         &c.actor(),

@@ -238,10 +238,21 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     ) -> ApiResult<Response> {
         if let (Some(mount), Some(from)) = (query_param(&req, "mount"), query_param(&req, "from")) {
             let d = parse_digest(&mount)?;
-            if validate_name(&from).is_ok()
-                && self.authorize(&ctx.authn, &from, Action::Pull).await
-                && self.meta.blob_linked(&from, &d).await?
-            {
+            let readable = validate_name(&from).is_ok()
+                && self.authorize(&ctx.authn, &from, Action::Pull).await;
+            if !readable {
+                // A refused mount is an attempt to read another repository.
+                self.audit(
+                    &ctx.actor(),
+                    &ctx.source,
+                    "mount-blob",
+                    &format!("{name}@{d}"),
+                    Outcome::Denied,
+                    &format!("from {from}: no pull access to the source repository"),
+                )
+                .await?;
+            }
+            if readable && self.meta.blob_linked(&from, &d).await? {
                 if let Some(size) = self.blobs.stat(&d).await? {
                     self.check_quota(ctx, name, &d, size).await?;
                     let ev = self.event(

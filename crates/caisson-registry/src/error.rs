@@ -29,6 +29,7 @@ pub enum Code {
     /// The audit record could not be made durable: the request was not
     /// carried out (fail closed).
     AuditUnavailable,
+    TooManyRequests,
     Internal,
 }
 
@@ -52,6 +53,7 @@ impl Code {
             Code::TagImmutable => "TAG_IMMUTABLE",
             Code::QuotaExceeded => "QUOTA_EXCEEDED",
             Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
+            Code::TooManyRequests => "TOOMANYREQUESTS",
             Code::Internal => "INTERNAL_ERROR",
         }
     }
@@ -74,6 +76,7 @@ impl Code {
             Code::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
             Code::TagImmutable => StatusCode::CONFLICT,
             Code::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -73,6 +73,8 @@ pub struct Config {
     pub audit_key: Option<PathBuf>,
     /// The checkpoint file (default `<data-dir>/audit-checkpoints.jsonl`).
     pub audit_checkpoints: Option<PathBuf>,
+    /// Password verification slots and failed-login throttling.
+    pub auth: auth::guard::AuthLimits,
 }
 
 impl Default for Config {
@@ -91,6 +93,7 @@ impl Default for Config {
             checkpoint_interval: Duration::from_secs(60),
             audit_key: None,
             audit_checkpoints: None,
+            auth: auth::guard::AuthLimits::default(),
         }
     }
 }
@@ -102,6 +105,7 @@ pub struct Registry<B, M> {
     pub(crate) config: Config,
     pub(crate) tokens: auth::token::TokenKey,
     pub(crate) cred_cache: Mutex<HashMap<[u8; 32], Instant>>,
+    pub(crate) login_guard: auth::guard::LoginGuard,
     /// Manifest writes hold it shared; GC's delete phase holds it exclusively.
     pub(crate) gc_lock: tokio::sync::RwLock<()>,
     pub(crate) pull_counter: AtomicU64,
@@ -149,8 +153,13 @@ pub fn open_embedded(
             source: e,
         },
     })?;
+    owner_only(data_dir, 0o700).map_err(store_err)?;
     let blobs = FsBlobStore::open(data_dir.join("storage")).map_err(store_err)?;
-    let meta = SqliteMetaStore::open(&data_dir.join("meta.sqlite")).map_err(store_err)?;
+    let meta_path = data_dir.join("meta.sqlite");
+    let meta = SqliteMetaStore::open(&meta_path).map_err(store_err)?;
+    // Password hashes and the audit log: owner-only (SQLite gives its -wal
+    // and -shm files the main file's mode).
+    owner_only(&meta_path, 0o600).map_err(store_err)?;
     let tokens = auth::token::TokenKey::load_or_create(&data_dir.join("token-key.pem"))
         .map_err(OpenError::Key)?;
     let key_path = config
@@ -169,6 +178,25 @@ pub fn open_embedded(
     Ok(reg)
 }
 
+/// Sets `path`'s permission bits to `mode` (the data directory and the
+/// metadata database hold password hashes: owner-only).
+fn owner_only(path: &Path, mode: u32) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| {
+            StoreError::Io {
+                op: "restrict permissions",
+                path: path.display().to_string(),
+                source: e,
+            }
+        })?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     pub fn new(blobs: B, meta: M, config: Config, tokens: auth::token::TokenKey) -> Self {
         Registry {
@@ -176,6 +204,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             meta,
             tokens,
             cred_cache: Mutex::new(HashMap::new()),
+            login_guard: auth::guard::LoginGuard::new(config.auth.clone()),
             gc_lock: tokio::sync::RwLock::new(()),
             pull_counter: AtomicU64::new(0),
             auth_seen: Mutex::new(HashMap::new()),

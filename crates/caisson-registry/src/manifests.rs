@@ -267,9 +267,26 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                 }),
             }
         }
-        self.blobs.put(&d, bytes.clone()).await?;
         let ns = self.meta.get_namespace(namespace_of(name)).await?;
         let immutable = ns.is_some_and(|n| n.immutable_tags);
+        let target = format!("{name}:{reference}");
+        // Refuse an immutable tag move before anything is written: a refused
+        // push leaves no bytes behind. (The store checks again atomically; a
+        // push racing this one can at worst leave an unreferenced manifest
+        // blob, which garbage collection removes.)
+        if let (true, Reference::Tag(t)) = (immutable, &r) {
+            if let Some(current) = self.meta.resolve_tag(name, t).await? {
+                if current != d {
+                    let e = StoreError::TagImmutable {
+                        repo: name.to_string(),
+                        tag: t.clone(),
+                        current,
+                    };
+                    return Err(self.refuse_tag_move(ctx, &target, e).await);
+                }
+            }
+        }
+        self.blobs.put(&d, bytes.clone()).await?;
         let media_type_pushed = parsed.media_type.clone();
         let record = ManifestRecord {
             repo: name.to_string(),
@@ -286,7 +303,6 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             Reference::Tag(t) => Some(t.clone()),
             Reference::Digest(_) => None,
         };
-        let target = format!("{name}:{reference}");
         // The push and its audit record commit together (fail closed).
         let ev = self.event(
             &ctx.actor(),
@@ -322,16 +338,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         match pushed.await {
             Ok(_) => {}
             Err(e @ StoreError::TagImmutable { .. }) => {
-                self.audit(
-                    &ctx.actor(),
-                    &ctx.source,
-                    "push-manifest",
-                    &target,
-                    Outcome::Denied,
-                    &e.to_string(),
-                )
-                .await?;
-                return Err(e.into());
+                return Err(self.refuse_tag_move(ctx, &target, e).await)
             }
             Err(e) => return Err(e.into()),
         };
@@ -349,6 +356,26 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             set(&mut resp, "oci-subject", &s.to_string());
         }
         Ok(resp)
+    }
+
+    /// Audits a push refused because it would move an immutable tag and
+    /// returns the error to answer (the audit failure, when it cannot be
+    /// recorded).
+    async fn refuse_tag_move(&self, ctx: &Ctx, target: &str, e: StoreError) -> ApiError {
+        match self
+            .audit(
+                &ctx.actor(),
+                &ctx.source,
+                "push-manifest",
+                target,
+                Outcome::Denied,
+                &e.to_string(),
+            )
+            .await
+        {
+            Ok(()) => e.into(),
+            Err(audit) => audit.into(),
+        }
     }
 
     pub(crate) async fn delete_manifest(
@@ -403,6 +430,11 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                 }
             }
             Reference::Digest(d) => {
+                let immutable = self
+                    .meta
+                    .get_namespace(namespace_of(name))
+                    .await?
+                    .is_some_and(|n| n.immutable_tags);
                 let ev = self.event(
                     &ctx.actor(),
                     &ctx.source,
@@ -411,9 +443,11 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     Outcome::Success,
                     "",
                 );
+                // An immutable tag must not move by deleting what it points at.
                 let change = Change::DeleteManifest {
                     repo: name.to_string(),
                     digest: d.clone(),
+                    immutable_tags: immutable,
                 };
                 let done = self.audited(change, move |done| match done {
                     Changed::Untagged(Some(tags)) => Some(AuditEvent {
@@ -422,7 +456,26 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     }),
                     _ => None,
                 });
-                if !done.await?.removed() {
+                let done = match done.await {
+                    Err(e @ StoreError::TagImmutable { .. }) => {
+                        let msg = format!(
+                            "{e}; tags in {} are immutable, so the manifest they point at cannot be deleted",
+                            namespace_of(name)
+                        );
+                        self.audit(
+                            &ctx.actor(),
+                            &ctx.source,
+                            "delete-manifest",
+                            &target,
+                            Outcome::Denied,
+                            &msg,
+                        )
+                        .await?;
+                        return Err(ApiError::new(Code::TagImmutable, msg));
+                    }
+                    other => other?,
+                };
+                if !done.removed() {
                     return Err(ApiError::new(
                         Code::ManifestUnknown,
                         format!("manifest {d} is not in {name}"),

@@ -38,7 +38,9 @@ pub(crate) fn source_of(req: &Request) -> String {
 }
 
 impl<B: BlobStore, M: MetaStore> Registry<B, M> {
-    /// The externally visible base URL.
+    /// The externally visible base URL: `--public-url` when set, else from
+    /// the `Host` header when it is a valid `host[:port]` (anything else,
+    /// e.g. a header carrying quotes, falls back to `localhost`).
     pub(crate) fn base_url(&self, headers: &HeaderMap) -> String {
         if let Some(u) = &self.config.public_url {
             return u.trim_end_matches('/').to_string();
@@ -46,6 +48,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
+            .filter(|h| valid_host(h))
             .unwrap_or("localhost");
         let scheme = if self.config.tls { "https" } else { "http" };
         format!("{scheme}://{host}")
@@ -58,12 +61,12 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         insufficient: bool,
     ) -> String {
         let mut c = format!(
-            "Bearer realm=\"{}/token\",service=\"{}\"",
-            self.base_url(headers),
-            self.config.service
+            "Bearer realm={},service={}",
+            quoted(&format!("{}/token", self.base_url(headers))),
+            quoted(&self.config.service)
         );
         if let Some(s) = scope {
-            c.push_str(&format!(",scope=\"{s}\""));
+            c.push_str(&format!(",scope={}", quoted(&s)));
         }
         if insufficient {
             c.push_str(",error=\"insufficient_scope\"");
@@ -116,20 +119,15 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     }
 
     async fn auth_failed(&self, headers: &HeaderMap, source: &str, f: AuthFailure) -> ApiError {
-        if let Err(e) = self
-            .audit(&f.actor, source, "auth", "v2", Outcome::Failure, &f.reason)
-            .await
-        {
-            return e.into();
+        if f.audited() {
+            if let Err(e) = self
+                .audit(&f.actor, source, "auth", "v2", Outcome::Failure, &f.reason)
+                .await
+            {
+                return e.into();
+            }
         }
-        ApiError::new(
-            Code::Unauthorized,
-            format!("authentication failed: {}", f.reason),
-        )
-        .with_header(
-            header::WWW_AUTHENTICATE,
-            &self.challenge(headers, None, false),
-        )
+        f.to_api_error(&self.challenge(headers, None, false))
     }
 
     /// Checks `action` on `repo`; denials are audited and answered 401
@@ -218,7 +216,7 @@ async fn dispatch<B: BlobStore, M: MetaStore>(
     let route = parse_v2_path(req.uri().path()).ok_or_else(|| {
         ApiError::new(Code::NameUnknown, "no such endpoint").with_status(StatusCode::NOT_FOUND)
     })?;
-    let authn = match reg.authenticate(req.headers()).await {
+    let authn = match reg.authenticate(req.headers(), &source).await {
         Ok(a) => a,
         Err(f) => return Err(reg.auth_failed(req.headers(), &source, f).await),
     };
@@ -328,20 +326,25 @@ pub(crate) async fn token<B: BlobStore, M: MetaStore>(
                     .await;
                 return refused(audited, "malformed Basic credentials");
             };
-            match reg.login(&user, &pass).await {
+            match reg.login(&user, &pass, &source).await {
                 Ok(p) => p,
                 Err(f) => {
-                    let audited = reg
-                        .audit(
-                            &f.actor,
-                            &source,
-                            "auth",
-                            "token",
-                            Outcome::Failure,
-                            &f.reason,
-                        )
-                        .await;
-                    return refused(audited, "invalid username or password");
+                    if f.audited() {
+                        let audited = reg
+                            .audit(
+                                &f.actor,
+                                &source,
+                                "auth",
+                                "token",
+                                Outcome::Failure,
+                                &f.reason,
+                            )
+                            .await;
+                        if let Err(e) = audited {
+                            return ApiError::from(e).into_response();
+                        }
+                    }
+                    return f.to_api_error("Basic realm=\"caisson\"").into_response();
                 }
             }
         }
@@ -352,6 +355,17 @@ pub(crate) async fn token<B: BlobStore, M: MetaStore>(
         Principal::Anonymous => String::new(),
         Principal::User { name, .. } | Principal::Robot { name, .. } => name.clone(),
     };
+    let gen = if sub.is_empty() {
+        String::new()
+    } else {
+        match reg.generation_of(&sub).await {
+            Some((_, g)) => g,
+            None => {
+                return ApiError::new(Code::Unauthorized, "invalid username or password")
+                    .into_response()
+            }
+        }
+    };
     let claims = Claims {
         iss: reg.config.service.clone(),
         sub,
@@ -361,6 +375,7 @@ pub(crate) async fn token<B: BlobStore, M: MetaStore>(
         iat: now,
         jti: hex::encode(rand::random::<[u8; 16]>()),
         access,
+        gen,
     };
     if !matches!(principal, Principal::Anonymous) {
         let granted: Vec<String> = claims
@@ -391,6 +406,64 @@ pub(crate) async fn token<B: BlobStore, M: MetaStore>(
         "issued_at": caisson_time(now),
     }))
     .into_response()
+}
+
+/// Whether `h` is a `Host` header value: a DNS name, IPv4 address or
+/// bracketed IPv6 address, with an optional port.
+pub(crate) fn valid_host(h: &str) -> bool {
+    if h.is_empty() || h.len() > 262 {
+        return false;
+    }
+    let (host, port) = if let Some(rest) = h.strip_prefix('[') {
+        let Some((v6, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if v6.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match after {
+            "" => return true,
+            p => match p.strip_prefix(':') {
+                Some(port) => (None, Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match h.rsplit_once(':') {
+            Some((host, port)) => (Some(host), Some(port)),
+            None => (Some(h), None),
+        }
+    };
+    if let Some(p) = port {
+        if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+    }
+    host.is_none_or(|host| {
+        !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            })
+    })
+}
+
+/// An HTTP quoted-string (RFC 9110 §5.6.4): `"` and `\` escaped.
+pub(crate) fn quoted(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('"');
+    for c in v.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 /// RFC 3339 UTC for a Unix time in seconds (no date crate needed).
@@ -459,6 +532,33 @@ mod tests {
     fn time_format() {
         assert_eq!(super::caisson_time(0), "1970-01-01T00:00:00Z");
         assert_eq!(super::caisson_time(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn host_headers_are_checked_before_they_reach_a_challenge() {
+        for ok in [
+            "registry.example",
+            "localhost:5000",
+            "127.0.0.1:80",
+            "[::1]:5000",
+            "[::1]",
+        ] {
+            assert!(super::valid_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil\",service=\"x",
+            "",
+            "a b",
+            "host:",
+            "host:99999x",
+            "[::1",
+            "[zz]:1",
+            "a..b",
+            "x/y",
+        ] {
+            assert!(!super::valid_host(bad), "{bad}");
+        }
+        assert_eq!(super::quoted(r#"a"b\c"#), r#""a\"b\\c""#);
     }
 
     #[test]

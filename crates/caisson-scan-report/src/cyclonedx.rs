@@ -133,9 +133,10 @@ fn vulnerability(
         "ratings": ratings(f),
         "affects": affects,
     });
-    if !f.aliases.is_empty() {
-        v["references"] = json!(f
-            .aliases
+    // Every id the vulnerability is known by in any of its packages.
+    let aliases = crate::group_aliases(&f.id, group.iter().copied());
+    if !aliases.is_empty() {
+        v["references"] = json!(aliases
             .iter()
             .map(|a| json!({"id": a, "source": source(a)}))
             .collect::<Vec<_>>());

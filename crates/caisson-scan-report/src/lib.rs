@@ -49,7 +49,7 @@ use std::io;
 use std::str::FromStr;
 
 use caisson_match::ScanResults;
-use caisson_model::{Package, Sbom, Severity};
+use caisson_model::{Finding, Package, Sbom, Severity};
 pub use caisson_report::RenderOptions;
 
 /// A scan report format.
@@ -203,6 +203,22 @@ fn packages_by_id(sbom: &Sbom) -> std::collections::HashMap<&str, &Package> {
 }
 
 /// An advisory's web page, from its id.
+/// Every id other than `id` that the findings `group` (one vulnerability,
+/// possibly in several packages) are known by: the union of their aliases,
+/// sorted, so a rule or vulnerability entry names every record that
+/// matched in any of the packages.
+pub(crate) fn group_aliases<'a>(
+    id: &str,
+    group: impl IntoIterator<Item = &'a Finding>,
+) -> Vec<String> {
+    let set: std::collections::BTreeSet<&str> = group
+        .into_iter()
+        .flat_map(|f| f.aliases.iter().chain(&f.records).map(String::as_str))
+        .filter(|a| *a != id)
+        .collect();
+    set.into_iter().map(str::to_string).collect()
+}
+
 pub fn advisory_url(id: &str) -> String {
     if id.starts_with("CVE-") {
         format!("https://nvd.nist.gov/vuln/detail/{id}")

@@ -39,15 +39,17 @@ fn security_severity(f: &Finding) -> String {
     format!("{score:.1}")
 }
 
-fn rule(f: &Finding) -> Value {
+/// The rule for one vulnerability id, described by its first finding;
+/// `aliases` are those of every finding with that id.
+fn rule(f: &Finding, aliases: &[String]) -> Value {
     let title = f.title.clone().unwrap_or_else(|| f.id.clone());
     let mut help = format!(
         "Vulnerability {}\nSeverity: {}",
         f.id,
         severity_name(f.severity)
     );
-    if !f.aliases.is_empty() {
-        help.push_str(&format!("\nAliases: {}", f.aliases.join(", ")));
+    if !aliases.is_empty() {
+        help.push_str(&format!("\nAliases: {}", aliases.join(", ")));
     }
     if let Some(v) = &f.cvss_vector {
         help.push_str(&format!("\nCVSS vector: {v}"));
@@ -76,6 +78,7 @@ fn rule(f: &Finding) -> Value {
             "security-severity": security_severity(f),
             "tags": ["security", "vulnerability", severity_name(f.severity)],
             "precision": "very-high",
+            "aliases": aliases,
         },
     })
 }
@@ -160,6 +163,9 @@ fn result(
     if !f.aliases.is_empty() {
         properties["aliases"] = json!(f.aliases);
     }
+    if !f.records.is_empty() {
+        properties["records"] = json!(f.records);
+    }
     if let Some(l) = &f.layer {
         properties["layerDiffID"] = json!(l.diff_id);
     }
@@ -198,13 +204,23 @@ pub(crate) fn document(sbom: &Sbom, results: &ScanResults, opts: &RenderOptions)
                 .map(|s| (&s.finding, Some(&s.suppression))),
         )
         .collect();
-    // One rule per id, described by its first finding; rules in id order.
-    let mut first: BTreeMap<&str, &Finding> = BTreeMap::new();
+    // One rule per id, described by its first finding and naming the
+    // aliases of all of them; rules in id order.
+    let mut by_rule: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for (f, _) in &all {
-        first.entry(f.id.as_str()).or_insert(f);
+        by_rule.entry(f.id.as_str()).or_default().push(f);
     }
-    let index: BTreeMap<&str, usize> = first.keys().enumerate().map(|(i, k)| (*k, i)).collect();
-    let rules: Vec<Value> = first.values().map(|f| rule(f)).collect();
+    let index: BTreeMap<&str, usize> = by_rule.keys().enumerate().map(|(i, k)| (*k, i)).collect();
+    let rules: Vec<Value> = by_rule
+        .iter()
+        .filter_map(|(id, group)| {
+            let first = group.first()?;
+            Some(rule(
+                first,
+                &crate::group_aliases(id, group.iter().copied()),
+            ))
+        })
+        .collect();
     let results_json: Vec<Value> = all
         .iter()
         .map(|(f, s)| {

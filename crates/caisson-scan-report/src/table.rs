@@ -125,7 +125,7 @@ pub(crate) fn write(
         .iter()
         .map(|f| {
             [
-                clean(&f.id),
+                clean(&id_with_records(f)),
                 severity_name(f.severity).to_string(),
                 if f.fixed_versions.is_empty() {
                     "(no fix)".to_string()
@@ -205,7 +205,7 @@ pub(crate) fn write(
             writeln!(
                 out,
                 "  {} in {} {}: {}{status}: {} ({})",
-                clean(&s.finding.id),
+                clean(&id_with_records(&s.finding)),
                 clean(&s.finding.package_name),
                 clean(&s.finding.installed_version),
                 s.suppression.kind,
@@ -223,4 +223,20 @@ pub(crate) fn write(
         )?;
     }
     Ok(())
+}
+
+/// The finding's id, followed by the ids of the records that matched when
+/// the id is not one of them: `CVE-2020-15190 (PYSEC-2020-270)`.
+fn id_with_records(f: &caisson_model::Finding) -> String {
+    let others: Vec<&str> = f
+        .records
+        .iter()
+        .map(String::as_str)
+        .filter(|r| *r != f.id)
+        .collect();
+    if others.is_empty() || f.records.contains(&f.id) {
+        f.id.clone()
+    } else {
+        format!("{} ({})", f.id, others.join(", "))
+    }
 }

@@ -286,3 +286,115 @@ fn format_names_round_trip() {
     }
     assert!("cyclonedx".parse::<ScanFormat>().is_err());
 }
+
+/// `tensorflow` and `tensorflow-cpu` 1.15.0 from the real PyPI snapshot:
+/// both have CVE-2020-15190, through their own PYSEC records
+/// (PYSEC-2020-113 and PYSEC-2020-270). The outputs that describe a
+/// vulnerability once for all its packages (SARIF rules, CycloneDX
+/// vulnerabilities) name both records; the table names each finding's own.
+fn tensorflow_scan() -> (Sbom, ScanResults) {
+    let mut m: HashMap<(String, String), Vec<Advisory>> = HashMap::new();
+    for r in caisson_testsupport::advisory_data::osv_zip("PyPI") {
+        let a: Advisory = serde_json::from_value(r).expect("OSV");
+        for name in ["tensorflow", "tensorflow-cpu"] {
+            if a.affected
+                .iter()
+                .any(|e| e.package.as_ref().is_some_and(|p| p.name == name))
+            {
+                m.entry(("PyPI".into(), name.into()))
+                    .or_default()
+                    .push(a.clone());
+            }
+        }
+    }
+    let sbom = Sbom {
+        packages: vec![
+            caisson_testsupport::package(PackageType::Python, "tensorflow", "1.15.0"),
+            caisson_testsupport::package(PackageType::Python, "tensorflow-cpu", "1.15.0"),
+        ],
+        ..Sbom::default()
+    };
+    let out = match_sbom(&sbom, &Memory(m), &nvd).expect("matches");
+    let results = apply(out.findings, out.warnings, &sbom, &Policy::default());
+    (sbom, results)
+}
+
+#[test]
+fn every_matching_record_is_named_in_sarif_cyclonedx_and_table() {
+    let (sbom, results) = tensorflow_scan();
+    let both = ["PYSEC-2020-113", "PYSEC-2020-270"];
+
+    let sarif: Value = serde_json::from_str(
+        &to_string(ScanFormat::Sarif, &sbom, &results, &opts(&sbom)).expect("renders"),
+    )
+    .expect("JSON");
+    let rule = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .find(|r| r["id"] == "CVE-2020-15190")
+        .expect("a rule for CVE-2020-15190");
+    let help = rule["help"]["text"].as_str().expect("help");
+    for id in both {
+        assert!(help.contains(id), "rule help lacks {id}: {help}");
+        assert!(
+            rule["properties"]["aliases"]
+                .as_array()
+                .expect("aliases")
+                .iter()
+                .any(|a| a == id),
+            "rule aliases lack {id}"
+        );
+    }
+    let cpu_result = sarif["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| {
+            r["ruleId"] == "CVE-2020-15190" && r["properties"]["packageName"] == "tensorflow-cpu"
+        })
+        .expect("tensorflow-cpu result");
+    assert_eq!(
+        cpu_result["properties"]["records"],
+        json!(["PYSEC-2020-270"])
+    );
+
+    let cdx: Value = serde_json::from_str(
+        &to_string(ScanFormat::CycloneDxJson, &sbom, &results, &opts(&sbom)).expect("renders"),
+    )
+    .expect("JSON");
+    let vuln = cdx["vulnerabilities"]
+        .as_array()
+        .expect("vulnerabilities")
+        .iter()
+        .find(|v| v["id"] == "CVE-2020-15190")
+        .expect("CVE-2020-15190");
+    assert_eq!(vuln["affects"].as_array().map(Vec::len), Some(2));
+    let refs: Vec<&str> = vuln["references"]
+        .as_array()
+        .expect("references")
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    for id in both {
+        assert!(
+            refs.contains(&id),
+            "CycloneDX references lack {id}: {refs:?}"
+        );
+    }
+
+    let table = to_string(ScanFormat::Table, &sbom, &results, &opts(&sbom)).expect("renders");
+    assert!(table.contains("CVE-2020-15190 (PYSEC-2020-270)"), "{table}");
+    assert!(table.contains("CVE-2020-15190 (PYSEC-2020-113)"), "{table}");
+    let json: Value = serde_json::from_str(
+        &to_string(ScanFormat::Json, &sbom, &results, &opts(&sbom)).expect("renders"),
+    )
+    .expect("JSON");
+    let cpu = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["id"] == "CVE-2020-15190" && f["package_name"] == "tensorflow-cpu")
+        .expect("finding");
+    assert_eq!(cpu["records"], json!(["PYSEC-2020-270"]));
+}

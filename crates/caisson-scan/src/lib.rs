@@ -232,6 +232,23 @@ pub fn scan(source: &str, opts: &Options) -> Result<Output, ScanError> {
             misconfigs,
         });
     }
+    let (db, stale) = open_database(opts)?;
+    extra.extend(stale);
+    let results = match_vulnerabilities(&sbom, &db, &opts.policy, extra)?;
+    let secrets = secrets.map(|s| filter_severity(s, &opts.policy, |f| f.severity));
+    let misconfigs = misconfigs.map(|m| filter_severity(m, &opts.policy, |f| f.severity));
+    Ok(Output {
+        sbom,
+        results,
+        secrets,
+        misconfigs,
+    })
+}
+
+/// The advisory database `opts` names (`db_dir`, else `CAISSON_DB`, else the
+/// user cache dir), opened read-only, and an `advisory-db-stale` warning when
+/// its oldest source is older than `max_db_age`.
+pub fn open_database(opts: &Options) -> Result<(Database, Vec<Warning>), ScanError> {
     let dir = caisson_advisory::resolve_db_dir(opts.db_dir.as_deref()).map_err(|source| {
         ScanError::Database {
             dir: opts.db_dir.clone().unwrap_or_default(),
@@ -242,6 +259,7 @@ pub fn scan(source: &str, opts: &Options) -> Result<Output, ScanError> {
         dir: dir.clone(),
         source: Box::new(source),
     })?;
+    let mut warnings = Vec::new();
     if let Ok(status) = db.status() {
         let max = opts
             .max_db_age
@@ -254,7 +272,7 @@ pub fn scan(source: &str, opts: &Options) -> Result<Output, ScanError> {
             .max()
             .unwrap_or(0);
         if age > max.as_secs() {
-            extra.push(Warning {
+            warnings.push(Warning {
                 code: "advisory-db-stale".into(),
                 message: format!(
                     "the advisory database is {} days old; run `caisson db update`",
@@ -263,19 +281,30 @@ pub fn scan(source: &str, opts: &Options) -> Result<Output, ScanError> {
             });
         }
     }
-    let matched = caisson_match::match_sbom(&sbom, &db, &cvss_rating)?;
+    Ok((db, warnings))
+}
+
+/// The vulnerability step of [`scan`] for one SBOM against an open database:
+/// matching with CVSS ratings, then the policy (severity filter, ignore
+/// file, VEX). `extra` warnings are reported after the SBOM's own.
+/// `caisson host inventory` calls it per image so its findings are exactly
+/// `caisson scan`'s.
+pub fn match_vulnerabilities(
+    sbom: &Sbom,
+    db: &Database,
+    policy: &Policy,
+    extra: Vec<Warning>,
+) -> Result<ScanResults, ScanError> {
+    let matched = caisson_match::match_sbom(sbom, db, &cvss_rating)?;
     let mut warnings = sbom.warnings.clone();
     warnings.extend(extra);
     warnings.extend(matched.warnings);
-    let results = caisson_match::apply(matched.findings, warnings, &sbom, &opts.policy);
-    let secrets = secrets.map(|s| filter_severity(s, &opts.policy, |f| f.severity));
-    let misconfigs = misconfigs.map(|m| filter_severity(m, &opts.policy, |f| f.severity));
-    Ok(Output {
+    Ok(caisson_match::apply(
+        matched.findings,
+        warnings,
         sbom,
-        results,
-        secrets,
-        misconfigs,
-    })
+        policy,
+    ))
 }
 
 /// `--severity` applies to secrets and misconfigurations too.

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 pub mod advisory_data;
+pub mod engine;
 pub mod registry;
 pub mod schema;
 

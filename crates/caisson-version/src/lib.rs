@@ -9,6 +9,19 @@
 //! Ecosystem names follow OSV's (`Debian`, `Alpine`, `Red Hat`, `PyPI`, `npm`,
 //! `Go`, `crates.io`, `Maven`, `RubyGems`, `NuGet`, `Packagist`, `Pub`,
 //! `Hackage`, `CRAN`) plus `SemVer` for plain SemVer 2.0.0.
+//!
+//! Feeds and installed packages also hold versions the tools reject
+//! (`1.18.-r2` in Alpine's secdb, `v1.2.3`, legacy PyPI versions).
+//! [`Ecosystem::parse_lenient`] and [`compare_lenient`] order those by the
+//! rules of OSV's reference implementation instead of failing, and leave
+//! every version the tool accepts in the tool's order
+//! ([`Version::is_fallback`] tells which is which).
+
+#![deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)
+)]
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -18,6 +31,7 @@ mod apk;
 mod composer;
 mod cran;
 mod dpkg;
+mod fallback;
 mod hackage;
 mod maven;
 mod nuget;
@@ -131,12 +145,72 @@ impl Ecosystem {
         Ok(Version {
             ecosystem: self,
             repr,
+            fallback: Fallback::None,
         })
+    }
+
+    /// Parses `input` as [`Ecosystem::parse`] does and, when the tool would
+    /// reject it, reads it by the rules of OSV's reference implementation
+    /// (the `semantic` package of osv.dev / osv-scanner) instead: Alpine
+    /// (`1.18.-r2` orders as `1.18-r2`; `6.6.2p1-r0` just below `6.6.2p`),
+    /// npm, Go, crates.io, SemVer and Pub (`v1.2.3` as `1.2.3`, `1.0` as
+    /// `1.0.0`), PyPI (legacy versions below every PEP 440 version). The
+    /// result says so ([`Version::is_fallback`]). Versions the tool accepts
+    /// are returned exactly as `parse` returns them, and keep the tool's
+    /// order among themselves. Errors only for what even these rules cannot
+    /// order (an empty string, no leading number, and every rejected
+    /// version of an ecosystem without a fallback: Debian, Red Hat, Maven
+    /// (which rejects nothing), RubyGems, NuGet, Packagist, Hackage, CRAN).
+    pub fn parse_lenient(self, input: &str) -> Result<Version, VersionError> {
+        let strict_err = match self.parse(input) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let unorderable = || {
+            VersionError::new(
+                self,
+                input,
+                "rejected by the ecosystem's rules and not orderable by OSV's either",
+            )
+        };
+        match fallback::lenient(self, input) {
+            None => Err(match self {
+                Ecosystem::Alpine
+                | Ecosystem::PyPI
+                | Ecosystem::Npm
+                | Ecosystem::Go
+                | Ecosystem::CratesIo
+                | Ecosystem::SemVer
+                | Ecosystem::Pub => unorderable(),
+                _ => strict_err,
+            }),
+            Some(fallback::Lenient::PyLegacy(key)) => Ok(Version {
+                ecosystem: self,
+                repr: Repr::PyLegacy(key.into()),
+                fallback: Fallback::Equal,
+            }),
+            Some(fallback::Lenient::Repaired(s)) => {
+                let mut v = self.parse(&s).map_err(|_| unorderable())?;
+                v.fallback = Fallback::Equal;
+                Ok(v)
+            }
+            Some(fallback::Lenient::Below(s)) => {
+                let mut v = self.parse(&s).map_err(|_| unorderable())?;
+                v.fallback = Fallback::Below(input.into());
+                Ok(v)
+            }
+        }
     }
 
     /// Compares two version strings under this ecosystem's rules.
     pub fn compare(self, a: &str, b: &str) -> Result<Ordering, VersionError> {
         compare(self, a, b)
+    }
+
+    /// Compares two version strings as [`compare`] does when the tool
+    /// accepts both, and by [`Ecosystem::parse_lenient`]'s order otherwise.
+    pub fn compare_lenient(self, a: &str, b: &str) -> Result<Ordering, VersionError> {
+        compare_lenient(self, a, b)
     }
 }
 
@@ -214,6 +288,32 @@ impl VersionError {
 pub struct Version {
     ecosystem: Ecosystem,
     repr: Repr,
+    fallback: Fallback,
+}
+
+/// Whether a version was read by the ecosystem's rules or OSV's fallback.
+/// Orders after `repr`: a `Below` version sorts just under every version
+/// whose `repr` equals its own, and `Below` versions among themselves by
+/// their original strings, which keeps the order total.
+#[derive(Clone, Debug)]
+enum Fallback {
+    /// Accepted by the ecosystem's own rules.
+    None,
+    /// Rejected, and ordered exactly as its repair (or as a PyPI legacy version).
+    Equal,
+    /// Rejected, and ordered just below its repair; holds the original string.
+    Below(Box<str>),
+}
+
+impl Fallback {
+    fn cmp_tail(&self, other: &Fallback) -> Ordering {
+        match (self, other) {
+            (Fallback::Below(a), Fallback::Below(b)) => a.cmp(b),
+            (Fallback::Below(_), _) => Ordering::Less,
+            (_, Fallback::Below(_)) => Ordering::Greater,
+            _ => Ordering::Equal,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -222,6 +322,8 @@ enum Repr {
     Apk(apk::ApkVersion),
     Rpm(rpm::RpmVersion),
     Pep440(pep440::Pep440Version),
+    /// A legacy (pre-PEP 440) version's joined key: below every `Pep440`.
+    PyLegacy(Box<str>),
     Npm(semver::SemVer),
     Go(semver::SemVer),
     Cargo(semver::SemVer),
@@ -241,6 +343,12 @@ impl Version {
         self.ecosystem
     }
 
+    /// True when the ecosystem's own rules reject this version and it was
+    /// ordered by OSV's fallback rules ([`Ecosystem::parse_lenient`]).
+    pub fn is_fallback(&self) -> bool {
+        !matches!(self.fallback, Fallback::None)
+    }
+
     /// Compares exactly as the ecosystem's own tool does; [`compare`] gives
     /// the same answers. This is [`Ord`] for every ecosystem but Maven, whose
     /// `ComparableVersion` is not transitive (`1.foo.2 < 1-alpha < 1 <
@@ -250,7 +358,9 @@ impl Version {
     /// version below the fix?), and `Ord` to sort.
     pub fn tool_cmp(&self, other: &Version) -> Ordering {
         match (&self.repr, &other.repr) {
-            (Repr::Maven(a), Repr::Maven(b)) => a.cmp_maven(b),
+            (Repr::Maven(a), Repr::Maven(b)) => a
+                .cmp_maven(b)
+                .then_with(|| self.fallback.cmp_tail(&other.fallback)),
             _ => self.cmp(other),
         }
     }
@@ -258,11 +368,21 @@ impl Version {
 
 impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
+        self.cmp_repr(other)
+            .then_with(|| self.fallback.cmp_tail(&other.fallback))
+    }
+}
+
+impl Version {
+    fn cmp_repr(&self, other: &Self) -> Ordering {
         match (&self.repr, &other.repr) {
             (Repr::Dpkg(a), Repr::Dpkg(b)) => a.cmp(b),
             (Repr::Apk(a), Repr::Apk(b)) => a.cmp(b),
             (Repr::Rpm(a), Repr::Rpm(b)) => a.cmp(b),
             (Repr::Pep440(a), Repr::Pep440(b)) => a.cmp(b),
+            (Repr::PyLegacy(a), Repr::PyLegacy(b)) => a.cmp(b),
+            (Repr::PyLegacy(_), Repr::Pep440(_)) => Ordering::Less,
+            (Repr::Pep440(_), Repr::PyLegacy(_)) => Ordering::Greater,
             (Repr::Npm(a), Repr::Npm(b)) => a.cmp_npm(b),
             (Repr::Go(a), Repr::Go(b))
             | (Repr::Cargo(a), Repr::Cargo(b))
@@ -302,6 +422,19 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Result<Ordering, Versi
         Ecosystem::Alpine => apk::compare_str(a, b).map_err(err),
         Ecosystem::RedHat => rpm::compare_str(a, b).map_err(err),
         _ => Ok(ecosystem.parse(a)?.tool_cmp(&ecosystem.parse(b)?)),
+    }
+}
+
+/// Compares two version strings under `ecosystem`: exactly as [`compare`]
+/// when the ecosystem's tool accepts both, else by the order of
+/// [`Ecosystem::parse_lenient`] (OSV's rules for what the tool rejects).
+/// Errors only when one of them cannot be ordered even so. Never panics.
+pub fn compare_lenient(ecosystem: Ecosystem, a: &str, b: &str) -> Result<Ordering, VersionError> {
+    match compare(ecosystem, a, b) {
+        Ok(o) => Ok(o),
+        Err(_) => Ok(ecosystem
+            .parse_lenient(a)?
+            .tool_cmp(&ecosystem.parse_lenient(b)?)),
     }
 }
 

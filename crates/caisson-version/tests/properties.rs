@@ -7,7 +7,7 @@
 
 use std::cmp::Ordering;
 
-use caisson_version::{compare, Ecosystem, Version};
+use caisson_version::{compare, compare_lenient, Ecosystem, Version};
 use proptest::prelude::*;
 
 const TOKENS: &[&str] = &[
@@ -148,6 +148,56 @@ fn check_total(eco: Ecosystem, a: &str, b: &str, c: &str) -> Result<(), TestCase
     Ok(())
 }
 
+/// The lenient order (the tool's, plus OSV's fallback rules for what the
+/// tool rejects) is total too, leaves valid versions as `parse` reads them,
+/// and `compare_lenient` agrees with it.
+fn check_lenient_total(eco: Ecosystem, a: &str, b: &str, c: &str) -> Result<(), TestCaseError> {
+    let with_str: Vec<(&str, Version)> = [a, b, c]
+        .into_iter()
+        .filter_map(|s| {
+            let l = eco.parse_lenient(s).ok()?;
+            if let Ok(strict) = eco.parse(s) {
+                assert!(!l.is_fallback(), "{eco}: valid {s:?} marked fallback");
+                assert_eq!(strict.cmp(&l), Ordering::Equal, "{eco}: {s:?}");
+            }
+            Some((s, l))
+        })
+        .collect();
+    let parsed: Vec<&Version> = with_str.iter().map(|(_, v)| v).collect();
+    for (s, p) in &with_str {
+        for (t, q) in &with_str {
+            if p.is_fallback() || q.is_fallback() {
+                prop_assert_eq!(
+                    compare_lenient(eco, s, t).ok(),
+                    Some(p.tool_cmp(q)),
+                    "{} {:?} vs {:?}",
+                    eco,
+                    s,
+                    t
+                );
+            }
+            prop_assert_eq!(q.cmp(p), p.cmp(q).reverse(), "{} lenient antisymmetry", eco);
+        }
+    }
+    for x in &parsed {
+        for y in &parsed {
+            for z in &parsed {
+                if x <= y && y <= z {
+                    prop_assert!(
+                        x <= z,
+                        "{} lenient transitivity {:?} {:?} {:?}",
+                        eco,
+                        a,
+                        b,
+                        c
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
 
@@ -155,6 +205,7 @@ proptest! {
     fn every_scheme_is_a_total_order((a, b, c) in triple()) {
         for eco in Ecosystem::ALL {
             check_total(eco, &a, &b, &c)?;
+            check_lenient_total(eco, &a, &b, &c)?;
         }
     }
 }

@@ -247,7 +247,7 @@ fn users_and_memberships_govern_what_the_registry_allows() {
         &s,
         ("admin", "wrong-password"),
         &["user", "list"],
-        "authentication failed",
+        "invalid username or password",
     );
     // A non-administrator may not manage users.
     fails(

@@ -7,49 +7,11 @@
 mod serve_support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
+use caisson_testsupport::engine::PodmanService;
 use caisson_testsupport::{fixture, have_tools, run};
 use serve_support::{serve, PASSWORD};
-
-struct Service(Child);
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn containers_env(cmd: &mut Command, dir: &Path, registry: &str) {
-    let storage = dir.join("storage.conf");
-    let conf = dir.join("containers.conf");
-    let registries = dir.join("registries.conf");
-    fs_err::write(
-        &storage,
-        format!(
-            "[storage]\ndriver = \"vfs\"\nrunroot = \"{0}/run\"\ngraphroot = \"{0}/graph\"\n",
-            dir.display()
-        ),
-    )
-    .expect("storage.conf");
-    fs_err::write(
-        &conf,
-        "[containers]\ndefault_ulimits = [\"nofile=1024:1024\"]\n\n[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
-    )
-    .expect("containers.conf");
-    fs_err::write(
-        &registries,
-        format!("[[registry]]\nlocation = \"{registry}\"\ninsecure = true\n"),
-    )
-    .expect("registries.conf");
-    cmd.env("CONTAINERS_STORAGE_CONF", &storage)
-        .env("CONTAINERS_CONF", &conf)
-        .env("CONTAINERS_REGISTRIES_CONF", &registries)
-        .env("XDG_RUNTIME_DIR", dir.join("xdg"))
-        .env("TMPDIR", dir);
-}
 
 #[test]
 fn docker_cli_through_podman_service_pushes_and_pulls() {
@@ -63,7 +25,7 @@ fn docker_cli_through_podman_service_pushes_and_pulls() {
     let tag = entry["tag"].as_str().expect("tag");
     let dir = tempfile::tempdir().expect("tempdir");
     let work = dir.path().join("podman");
-    fs_err::create_dir_all(work.join("xdg")).expect("xdg");
+    fs_err::create_dir_all(&work).expect("podman dir");
     let s = serve(&dir.path().join("data"), None, &[]);
     let creds = format!("admin:{PASSWORD}");
     // podman's Docker-compatible login only falls back to plain HTTP for
@@ -73,27 +35,8 @@ fn docker_cli_through_podman_service_pushes_and_pulls() {
     let host = format!("localhost:{}", s.port);
 
     // The podman service, on a socket of its own.
-    let sock = work.join("docker.sock");
-    let mut svc = Command::new("podman");
-    containers_env(&mut svc, &work, &host);
-    let _svc = Service(
-        svc.args(["system", "service", "--time=0"])
-            .arg(format!("unix://{}", sock.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                fs_err::File::create(work.join("service.log"))
-                    .expect("log")
-                    .into_parts()
-                    .0,
-            ))
-            .spawn()
-            .expect("podman system service"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !sock.exists() {
-        assert!(Instant::now() < deadline, "podman service did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let svc = PodmanService::start(&work, Some(&host));
+    let sock = svc.socket.clone();
     let docker_config = dir.path().join("docker-config");
     fs_err::create_dir_all(&docker_config).expect("docker config");
     let docker = |config: &Path| {

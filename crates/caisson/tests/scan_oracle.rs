@@ -15,7 +15,11 @@
 //! database by `caisson db import`, the packages written as a CycloneDX SBOM,
 //! `caisson scan sbom:<file> -f json`. Findings are compared exactly as sets
 //! of (package, version, ids), where ids are the merged advisory ids and
-//! aliases of one finding.
+//! aliases of one finding. A (package, version) pair whose evaluation meets a
+//! version the tool rejects (`1.18.-r2` in the secdb, legacy PyPI versions)
+//! is left out of both sides: the matcher orders those by OSV's fallback
+//! rules, which `caisson-version`'s `tests/feeds.rs` checks on every such
+//! string of the snapshots.
 
 mod common;
 
@@ -97,7 +101,13 @@ fn in_range(v: &str, events: &[Value], cmp: Cmp) -> Option<bool> {
     Some(hit)
 }
 
-/// The records affecting `name`@`v` in `eco`, merged by shared ids.
+/// The ids a finding key carries for a (package, version) pair the tools
+/// cannot judge: dropped from both sides by [`compare`].
+const UNJUDGED: &str = "(unjudged: a version the tool rejects)";
+
+/// The records affecting `name`@`v` in `eco`, merged by shared ids; only
+/// [`UNJUDGED`] when some range of a record for the package meets a
+/// version the tool rejects.
 fn oracle(records: &[&Value], eco: &str, name: &str, v: &str, eco_cmp: Cmp) -> Vec<Vec<String>> {
     let norm = normalize_package_name(eco, name);
     let mut hits: Vec<BTreeSet<String>> = Vec::new();
@@ -123,7 +133,10 @@ fn oracle(records: &[&Value], eco: &str, name: &str, v: &str, eco_cmp: Cmp) -> V
                     _ => continue,
                 };
                 let events = range["events"].as_array().map(Vec::as_slice).unwrap_or(&[]);
-                affected |= in_range(v, events, cmp) == Some(true);
+                match in_range(v, events, cmp) {
+                    Some(hit) => affected |= hit,
+                    None => return vec![vec![UNJUDGED.to_string()]],
+                }
             }
         }
         if affected {
@@ -301,6 +314,23 @@ fn expected(
 }
 
 fn compare(eco: &str, pairs: usize, got: &BTreeSet<FindingKey>, want: &BTreeSet<FindingKey>) {
+    let unjudged: BTreeSet<(&str, &str)> = want
+        .iter()
+        .filter(|(_, _, ids)| ids.iter().any(|i| i == UNJUDGED))
+        .map(|(n, v, _)| (n.as_str(), v.as_str()))
+        .collect();
+    let judged = |set: &BTreeSet<FindingKey>| -> BTreeSet<FindingKey> {
+        set.iter()
+            .filter(|(n, v, _)| !unjudged.contains(&(n.as_str(), v.as_str())))
+            .cloned()
+            .collect()
+    };
+    let (got, want) = (&judged(got), &judged(want));
+    eprintln!(
+        "{eco}: {} pairs meet a version the tool rejects, left to caisson-version's feeds test",
+        unjudged.len()
+    );
+    let pairs = pairs - unjudged.len();
     let missing: Vec<_> = want.difference(got).take(15).collect();
     let extra: Vec<_> = got.difference(want).take(15).collect();
     eprintln!(
@@ -559,6 +589,7 @@ fn alpine_matches_independent_evaluation() {
             let mut out = BTreeSet::new();
             for (name, v) in &pairs {
                 let mut groups: Vec<BTreeSet<String>> = Vec::new();
+                let mut unjudged = false;
                 for doc in &secdb {
                     for p in doc["packages"].as_array().into_iter().flatten() {
                         if p["pkg"]["name"].as_str() != Some(name) {
@@ -566,7 +597,11 @@ fn alpine_matches_independent_evaluation() {
                         }
                         for (fixed, lines) in p["pkg"]["secfixes"].as_object().into_iter().flatten()
                         {
-                            if cmp(v, fixed) == Some(Ordering::Less) {
+                            let order = cmp(v, fixed);
+                            if order.is_none() && fixed != "0" {
+                                unjudged = true;
+                            }
+                            if order == Some(Ordering::Less) {
                                 groups.extend(
                                     strs(lines)
                                         .iter()
@@ -576,6 +611,10 @@ fn alpine_matches_independent_evaluation() {
                             }
                         }
                     }
+                }
+                if unjudged {
+                    out.insert((name.clone(), v.clone(), vec![UNJUDGED.to_string()]));
+                    continue;
                 }
                 for ids in merge_groups(groups) {
                     out.insert((name.clone(), v.clone(), ids));

@@ -67,6 +67,14 @@ pub struct SourceInfo {
     pub record_count: u64,
     pub withdrawn_count: u64,
     pub warning_count: u64,
+    /// Range event versions the ecosystem's own rules reject, ordered by
+    /// OSV's fallback rules (`caisson_version::Ecosystem::parse_lenient`).
+    #[serde(default)]
+    pub fallback_versions: u64,
+    /// Range event versions nothing can order: those ranges are not
+    /// evaluated (a scan that meets one warns `advisory-range-unusable`).
+    #[serde(default)]
+    pub unorderable_versions: u64,
 }
 
 impl SourceInfo {
@@ -451,7 +459,7 @@ impl Database {
 pub(crate) fn read_sources(c: &Connection) -> rusqlite::Result<Vec<SourceInfo>> {
     let mut stmt = c.prepare(
         "SELECT name, url, format, etag, last_modified, sha256, fetched_at, record_count, \
-         withdrawn_count, warning_count FROM sources ORDER BY name",
+         withdrawn_count, warning_count, fallback_versions, unorderable_versions FROM sources ORDER BY name",
     )?;
     let rows = stmt.query_map(params![], |r| {
         let n = |i: usize| -> rusqlite::Result<u64> {
@@ -468,6 +476,8 @@ pub(crate) fn read_sources(c: &Connection) -> rusqlite::Result<Vec<SourceInfo>> 
             record_count: n(7)?,
             withdrawn_count: n(8)?,
             warning_count: n(9)?,
+            fallback_versions: n(10)?,
+            unorderable_versions: n(11)?,
         })
     })?;
     rows.collect()

@@ -2,7 +2,7 @@
 //! other versions and `update` then rebuilds from scratch.
 
 /// `PRAGMA user_version` of databases this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// `PRAGMA application_id`: "CAIS".
 pub(crate) const APPLICATION_ID: i64 = 0x4341_4953;
@@ -26,7 +26,11 @@ CREATE TABLE sources (
     fetched_at      INTEGER NOT NULL,  -- unix seconds
     record_count    INTEGER NOT NULL,
     withdrawn_count INTEGER NOT NULL,
-    warning_count   INTEGER NOT NULL
+    warning_count   INTEGER NOT NULL,
+    -- Range event versions the ecosystem's rules reject: ordered by OSV's
+    -- fallback rules, or by nothing (those ranges cannot be evaluated).
+    fallback_versions    INTEGER NOT NULL DEFAULT 0,
+    unorderable_versions INTEGER NOT NULL DEFAULT 0
 );
 -- One row per advisory record: the OSV JSON, zstd-compressed.
 CREATE TABLE advisories (

@@ -33,6 +33,8 @@ pub(crate) struct Writer {
     tmp: PathBuf,
     dir: PathBuf,
     in_tx: bool,
+    /// Per source: how the range versions of its records order.
+    versions: BTreeMap<String, caisson_match::bounds::VersionCounts>,
 }
 
 impl Drop for Writer {
@@ -70,6 +72,7 @@ impl Writer {
             tmp: tmp.clone(),
             dir: dir.to_path_buf(),
             in_tx: false,
+            versions: BTreeMap::new(),
         };
         let conn = Connection::open(&tmp).map_err(sql(&tmp, "creating"))?;
         conn.execute_batch(
@@ -119,7 +122,8 @@ impl Writer {
             )?;
             c.execute(
                 "INSERT OR REPLACE INTO main.sources SELECT name, url, format, etag, last_modified, sha256, \
-                 fetched_at, record_count, withdrawn_count, warning_count FROM old.sources \
+                 fetched_at, record_count, withdrawn_count, warning_count, fallback_versions, \
+                 unorderable_versions FROM old.sources \
                  WHERE name IN (SELECT value FROM json_each(?1))",
                 [&list],
             )?;
@@ -198,10 +202,20 @@ impl Writer {
     pub fn finish_source(&mut self, name: &str, stats: &ImportStats) -> Result<(), DbError> {
         let tmp = self.tmp.clone();
         let n = |x: usize| i64::try_from(x).unwrap_or(i64::MAX);
+        let v = self.versions.get(name).copied().unwrap_or_default();
+        let m = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
         self.conn()?
             .execute(
-                "UPDATE sources SET record_count = ?2, withdrawn_count = ?3, warning_count = ?4 WHERE name = ?1",
-                params![name, n(stats.records), n(stats.withdrawn), n(stats.warning_count)],
+                "UPDATE sources SET record_count = ?2, withdrawn_count = ?3, warning_count = ?4, \
+                 fallback_versions = ?5, unorderable_versions = ?6 WHERE name = ?1",
+                params![
+                    name,
+                    n(stats.records),
+                    n(stats.withdrawn),
+                    n(stats.warning_count),
+                    m(v.fallback),
+                    m(v.unorderable)
+                ],
             )
             .map_err(sql(&tmp, "recording source counts"))?;
         Ok(())
@@ -215,6 +229,13 @@ impl Writer {
     pub fn add(&mut self, source: &str, adv: &Advisory) -> Result<(), DbError> {
         if adv.withdrawn.is_some() {
             return Ok(());
+        }
+        let counts = caisson_match::bounds::version_counts(adv);
+        if counts != caisson_match::bounds::VersionCounts::default() {
+            self.versions
+                .entry(source.to_string())
+                .or_default()
+                .add(counts);
         }
         self.begin()?;
         let tmp = self.tmp.clone();

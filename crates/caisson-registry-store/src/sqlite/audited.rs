@@ -58,9 +58,16 @@ fn change_in(c: &mut Connection, change: Change) -> Result<Changed> {
             tag.as_deref(),
             immutable_tags,
         )?),
-        Change::DeleteManifest { repo, digest } => {
-            Changed::Untagged(content::delete_manifest(c, &repo, &digest.to_string())?)
-        }
+        Change::DeleteManifest {
+            repo,
+            digest,
+            immutable_tags,
+        } => Changed::Untagged(content::delete_manifest(
+            c,
+            &repo,
+            &digest.to_string(),
+            immutable_tags,
+        )?),
         Change::DeleteTag { repo, tag } => Changed::Removed(content::delete_tag(c, &repo, &tag)?),
         Change::LinkBlob { repo, digest, size } => {
             content::link_blob(c, &repo, &digest.to_string(), size)?;

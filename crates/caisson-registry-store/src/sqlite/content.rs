@@ -217,8 +217,26 @@ pub fn delete_manifest(
     c: &mut Connection,
     repo: &str,
     digest: &str,
+    immutable_tags: bool,
 ) -> Result<Option<Vec<String>>> {
     let tx = begin(c).map_err(backend("begin delete"))?;
+    if immutable_tags {
+        let tag: Option<String> = tx
+            .query_row(
+                "SELECT tag FROM tags WHERE repo = ?1 AND digest = ?2 ORDER BY tag LIMIT 1",
+                params![repo, digest],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend("read tags of manifest"))?;
+        if let Some(tag) = tag {
+            return Err(StoreError::TagImmutable {
+                repo: repo.to_string(),
+                tag,
+                current: parse_digest(digest)?,
+            });
+        }
+    }
     let n = tx
         .execute(
             "DELETE FROM manifests WHERE repo = ?1 AND digest = ?2",

@@ -200,10 +200,15 @@ impl MetaStore for SqliteMetaStore {
         self.run("resolve tag", move |c| content::resolve_tag(c, &r, &t))
             .await
     }
-    async fn delete_manifest(&self, repo: &str, digest: &Digest) -> Result<Option<Vec<String>>> {
+    async fn delete_manifest(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        immutable_tags: bool,
+    ) -> Result<Option<Vec<String>>> {
         let (r, d) = (repo.to_string(), digest.to_string());
         self.run("delete manifest", move |c| {
-            content::delete_manifest(c, &r, &d)
+            content::delete_manifest(c, &r, &d, immutable_tags)
         })
         .await
     }

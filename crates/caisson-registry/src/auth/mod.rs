@@ -1,9 +1,11 @@
 //! Authentication (HTTP Basic, bearer tokens) and authorization for the
 //! registry and the admin API. Decisions are in [`rbac`], tokens in [`token`].
 
+pub mod guard;
 pub mod rbac;
 pub mod token;
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -14,6 +16,7 @@ use base64::Engine as _;
 use caisson_registry_store::{now_ms, BlobStore, MetaStore, Robot, User};
 use sha2::Digest as _;
 
+use crate::error::{ApiError, Code};
 use crate::route::namespace_of;
 use crate::Registry;
 use rbac::{Action, Principal};
@@ -41,6 +44,28 @@ pub fn verify_secret(hash: &str, secret: &str) -> bool {
         .unwrap_or(false)
 }
 
+fn refusal(actor: &str, r: guard::Refusal) -> AuthFailure {
+    match r {
+        guard::Refusal::Throttled {
+            retry_after,
+            by,
+            first,
+        } => AuthFailure {
+            actor: actor.to_string(),
+            reason: format!(
+                "login throttled by {by} after repeated failures; retry after {} s",
+                retry_after.as_secs().max(1)
+            ),
+            kind: FailureKind::Throttled { retry_after, first },
+        },
+        guard::Refusal::Busy => AuthFailure {
+            actor: actor.to_string(),
+            reason: "password verification slots busy".into(),
+            kind: FailureKind::Busy,
+        },
+    }
+}
+
 /// A new random secret (robot credentials, generated admin password).
 pub fn random_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
@@ -54,17 +79,70 @@ pub struct Authn {
     pub token_access: Option<Vec<AccessEntry>>,
 }
 
-/// Why credentials were refused (the message is audited, never the secret).
+/// How credentials were refused; decides the answer's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Wrong password, unknown account, bad or stale token: 401.
+    Invalid,
+    /// Too many recent failures from this address or for this user: 429.
+    Throttled { retry_after: Duration, first: bool },
+    /// Every password verification slot is busy: 503.
+    Busy,
+}
+
+/// Why credentials were refused (the reason is audited, never the secret;
+/// clients see only [`AuthFailure::public_message`]).
 #[derive(Debug, Clone)]
 pub struct AuthFailure {
     pub actor: String,
     pub reason: String,
+    pub kind: FailureKind,
+}
+
+impl AuthFailure {
+    /// What the client is told: one message for unknown accounts and wrong
+    /// passwords, so account names cannot be enumerated.
+    pub fn public_message(&self) -> String {
+        match &self.kind {
+            FailureKind::Invalid if self.reason.starts_with("bearer token") => self.reason.clone(),
+            FailureKind::Invalid => "invalid username or password".into(),
+            FailureKind::Throttled { retry_after, .. } => format!(
+                "too many failed logins; retry after {} s",
+                retry_after.as_secs().max(1)
+            ),
+            FailureKind::Busy => "too many logins in progress; retry shortly".into(),
+        }
+    }
+
+    /// The error response: 401 with `challenge`, 429 or 503 with `Retry-After`.
+    pub fn to_api_error(&self, challenge: &str) -> ApiError {
+        let msg = self.public_message();
+        match &self.kind {
+            FailureKind::Invalid => ApiError::new(Code::Unauthorized, msg)
+                .with_header(axum::http::header::WWW_AUTHENTICATE, challenge),
+            FailureKind::Throttled { retry_after, .. } => ApiError::new(Code::TooManyRequests, msg)
+                .with_header(
+                    axum::http::header::RETRY_AFTER,
+                    &retry_after.as_secs().max(1).to_string(),
+                ),
+            FailureKind::Busy => ApiError::new(Code::TooManyRequests, msg)
+                .with_status(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+                .with_header(axum::http::header::RETRY_AFTER, "1"),
+        }
+    }
+
+    /// Whether this failure goes to the audit log (throttled refusals are
+    /// recorded once per delay, not once per request).
+    pub fn audited(&self) -> bool {
+        !matches!(self.kind, FailureKind::Throttled { first: false, .. })
+    }
 }
 
 fn fail(actor: impl Into<String>, reason: impl Into<String>) -> AuthFailure {
     AuthFailure {
         actor: actor.into(),
         reason: reason.into(),
+        kind: FailureKind::Invalid,
     }
 }
 
@@ -77,6 +155,48 @@ pub fn parse_basic(value: &str) -> Option<(String, String)> {
     let s = String::from_utf8(raw).ok()?;
     let (u, p) = s.split_once(':')?;
     Some((u.to_string(), p.to_string()))
+}
+
+/// The bearer token of an `Authorization` header, if it is one.
+pub fn bearer_of(headers: &HeaderMap) -> Option<&str> {
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    v.strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
+/// The client address of a `source` (`ip:port`), for throttling.
+pub fn address_of(source: &str) -> String {
+    source
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|_| source.to_string())
+}
+
+/// A token's binding to the account it was issued for: changes when the
+/// account is re-created (new creation time and salt) or its password or
+/// secret changes, so earlier tokens stop working.
+pub fn credential_generation(name: &str, created_ms: i64, secret_hash: &str) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(name.as_bytes());
+    h.update([0u8]);
+    h.update(created_ms.to_be_bytes());
+    h.update([0u8]);
+    h.update(secret_hash.as_bytes());
+    hex::encode(h.finalize())
+        .get(..32)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// An argon2 hash of nothing anyone knows: unknown accounts are verified
+/// against it so they take as long as wrong passwords.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_secret(&random_secret()).unwrap_or_default())
 }
 
 impl<B: BlobStore, M: MetaStore> Registry<B, M> {
@@ -112,19 +232,51 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         }
     }
 
-    async fn check_secret(&self, user: &str, hash: &str, secret: &str) -> bool {
+    /// Verifies `secret` against `hash` (or the dummy hash when the account
+    /// is unknown), under the login guard: recently verified credentials
+    /// pass at once; otherwise throttled addresses and users are refused,
+    /// and the verification waits for a bounded slot.
+    async fn check_secret(
+        &self,
+        actor: &str,
+        user: &str,
+        hash: Option<&str>,
+        secret: &str,
+        address: &str,
+    ) -> Result<(), AuthFailure> {
         let key = Self::cache_key(user, secret);
-        if self.cached(&key) {
-            return true;
+        if hash.is_some() && self.cached(&key) {
+            return Ok(());
         }
-        let (hash, secret) = (hash.to_string(), secret.to_string());
-        let ok = tokio::task::spawn_blocking(move || verify_secret(&hash, &secret))
+        let now = Instant::now();
+        self.login_guard
+            .admit(user, address, now)
+            .map_err(|r| refusal(actor, r))?;
+        let known = hash.is_some();
+        let (hash, secret_owned) = (
+            hash.unwrap_or_else(|| dummy_hash()).to_string(),
+            secret.to_string(),
+        );
+        let ok = self
+            .login_guard
+            .verify(move || verify_secret(&hash, &secret_owned))
             .await
-            .unwrap_or(false);
-        if ok {
+            .map_err(|r| refusal(actor, r))?;
+        if ok && known {
             self.remember(key);
+            self.login_guard.succeeded(user, address, Instant::now());
+            return Ok(());
         }
-        ok
+        let (by_addr, by_user) = self.login_guard.failed(user, address, Instant::now());
+        let what = if known {
+            "wrong password or secret"
+        } else {
+            "unknown account"
+        };
+        Err(fail(
+            actor,
+            format!("{what} ({by_addr} recent failures from {address}, {by_user} for {user})"),
+        ))
     }
 
     fn robot_principal(robot: Robot) -> Result<Principal, AuthFailure> {
@@ -147,34 +299,72 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         }
     }
 
-    /// Checks user or robot credentials.
-    pub async fn login(&self, user: &str, secret: &str) -> Result<Principal, AuthFailure> {
+    /// Checks user or robot credentials presented from `source` (`ip:port`).
+    pub async fn login(
+        &self,
+        user: &str,
+        secret: &str,
+        source: &str,
+    ) -> Result<Principal, AuthFailure> {
+        let address = address_of(source);
         if user.starts_with("robot$") {
+            let actor = format!("robot:{user}");
             let robot = self
                 .meta
                 .get_robot(user)
                 .await
-                .map_err(|e| fail(format!("robot:{user}"), e.to_string()))?
-                .ok_or_else(|| fail(format!("robot:{user}"), "unknown robot"))?;
-            if !self.check_secret(user, &robot.secret_hash, secret).await {
-                return Err(fail(format!("robot:{user}"), "wrong secret"));
-            }
+                .map_err(|e| fail(actor.clone(), e.to_string()))?;
+            self.check_secret(
+                &actor,
+                user,
+                robot.as_ref().map(|r| r.secret_hash.as_str()),
+                secret,
+                &address,
+            )
+            .await?;
+            let robot = robot.ok_or_else(|| fail(actor, "unknown account"))?;
             return Self::robot_principal(robot);
         }
+        let actor = format!("user:{user}");
         let u = self
             .meta
             .get_user(user)
             .await
-            .map_err(|e| fail(format!("user:{user}"), e.to_string()))?
-            .ok_or_else(|| fail(format!("user:{user}"), "unknown user"))?;
-        if !self.check_secret(user, &u.password_hash, secret).await {
-            return Err(fail(format!("user:{user}"), "wrong password"));
-        }
+            .map_err(|e| fail(actor.clone(), e.to_string()))?;
+        self.check_secret(
+            &actor,
+            user,
+            u.as_ref().map(|u| u.password_hash.as_str()),
+            secret,
+            &address,
+        )
+        .await?;
+        let u = u.ok_or_else(|| fail(actor, "unknown account"))?;
         Ok(Self::user_principal(u))
     }
 
-    /// Authenticates a request from its `Authorization` header.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Authn, AuthFailure> {
+    /// The current credential generation of account `name` (a token's `gen`
+    /// must match it), or `None` when the account no longer exists.
+    pub(crate) async fn generation_of(&self, name: &str) -> Option<(Principal, String)> {
+        if name.starts_with("robot$") {
+            let r = self.meta.get_robot(name).await.ok().flatten()?;
+            let gen = credential_generation(&r.name, r.created_ms, &r.secret_hash);
+            let p = Self::robot_principal(r).ok()?;
+            Some((p, gen))
+        } else {
+            let u = self.meta.get_user(name).await.ok().flatten()?;
+            let gen = credential_generation(&u.name, u.created_ms, &u.password_hash);
+            Some((Self::user_principal(u), gen))
+        }
+    }
+
+    /// Authenticates a request from its `Authorization` header; `source` is
+    /// the client's `ip:port` (failed logins are throttled per address).
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        source: &str,
+    ) -> Result<Authn, AuthFailure> {
         let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
             return Ok(Authn {
                 principal: Principal::Anonymous,
@@ -184,36 +374,32 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         let value = value
             .to_str()
             .map_err(|_| fail("anonymous", "Authorization header is not ASCII"))?;
-        if let Some(tok) = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-        {
+        if let Some(tok) = bearer_of(headers) {
             let claims = self
                 .tokens
-                .verify(tok.trim(), now_ms() / 1000, &self.config.service)
+                .verify(tok, now_ms() / 1000, &self.config.service)
                 .map_err(|e| fail("anonymous", format!("bearer token refused: {e}")))?;
             let principal = if claims.sub.is_empty() {
                 Principal::Anonymous
-            } else if claims.sub.starts_with("robot$") {
-                let robot = self
-                    .meta
-                    .get_robot(&claims.sub)
-                    .await
-                    .ok()
-                    .flatten()
-                    .ok_or_else(|| {
-                        fail(format!("robot:{}", claims.sub), "robot no longer exists")
-                    })?;
-                Self::robot_principal(robot)?
             } else {
-                let user = self
-                    .meta
-                    .get_user(&claims.sub)
-                    .await
-                    .ok()
-                    .flatten()
-                    .ok_or_else(|| fail(format!("user:{}", claims.sub), "user no longer exists"))?;
-                Self::user_principal(user)
+                let actor = if claims.sub.starts_with("robot$") {
+                    format!("robot:{}", claims.sub)
+                } else {
+                    format!("user:{}", claims.sub)
+                };
+                let (principal, gen) = self.generation_of(&claims.sub).await.ok_or_else(|| {
+                    fail(
+                        actor.clone(),
+                        "bearer token refused: its account no longer exists or has expired",
+                    )
+                })?;
+                if gen != claims.gen {
+                    return Err(fail(
+                        actor,
+                        "bearer token refused: issued for an earlier credential of this account",
+                    ));
+                }
+                principal
             };
             return Ok(Authn {
                 principal,
@@ -222,7 +408,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         }
         let (user, pass) =
             parse_basic(value).ok_or_else(|| fail("anonymous", "malformed Basic credentials"))?;
-        let principal = self.login(&user, &pass).await?;
+        let principal = self.login(&user, &pass, source).await?;
         Ok(Authn {
             principal,
             token_access: None,
@@ -246,16 +432,21 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         rbac::allowed(principal, ns, role, public, action)
     }
 
-    /// Whether an authenticated request may do `action` on `repo`.
+    /// Whether an authenticated request may do `action` on `repo`. A
+    /// token must grant it in its `access` claim *and* the account must
+    /// still hold it now (roles are checked at use, not only at issue).
     pub async fn authorize(&self, authn: &Authn, repo: &str, action: Action) -> bool {
-        match &authn.token_access {
-            Some(access) => access.iter().any(|a| {
+        if let Some(access) = &authn.token_access {
+            let granted = access.iter().any(|a| {
                 a.kind == "repository"
                     && a.name == repo
                     && a.actions.iter().any(|x| x == action.as_str() || x == "*")
-            }),
-            None => self.may(&authn.principal, repo, action).await,
+            });
+            if !granted {
+                return false;
+            }
         }
+        self.may(&authn.principal, repo, action).await
     }
 
     /// The subset of requested scopes the principal holds (token issuance).

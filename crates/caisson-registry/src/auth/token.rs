@@ -32,6 +32,10 @@ pub struct Claims {
     pub jti: String,
     #[serde(default)]
     pub access: Vec<AccessEntry>,
+    /// The account's credential generation at issue (see
+    /// `auth::credential_generation`); empty for anonymous tokens.
+    #[serde(default)]
+    pub gen: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +48,8 @@ pub enum TokenError {
     Expired,
     #[error("token audience {0:?} is not this registry")]
     Audience(String),
+    #[error("token issuer {0:?} is not this registry")]
+    Issuer(String),
     #[error("reading token key {path}")]
     KeyIo {
         path: String,
@@ -122,10 +128,12 @@ impl TokenKey {
         let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
         let input = format!("{h}.{c}");
         let sig: Signature = self.signing.sign(input.as_bytes());
+        let sig = sig.normalize_s().unwrap_or(sig);
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
     }
 
-    /// Verifies signature, time window (`now` in seconds) and audience.
+    /// Verifies signature, time window (`now` in seconds), audience and
+    /// issuer (this registry issues its tokens with `iss` = `aud` = service).
     pub fn verify(&self, token: &str, now: i64, audience: &str) -> Result<Claims, TokenError> {
         let key: [u8; 32] = {
             use sha2::Digest as _;
@@ -151,6 +159,9 @@ impl TokenKey {
         if claims.aud != audience {
             return Err(TokenError::Audience(claims.aud));
         }
+        if claims.iss != audience {
+            return Err(TokenError::Issuer(claims.iss));
+        }
         Ok(claims)
     }
 
@@ -172,6 +183,11 @@ impl TokenKey {
         }
         let sig_bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| TokenError::Format)?;
         let sig = Signature::from_slice(&sig_bytes).map_err(|_| TokenError::Signature)?;
+        // Only the low-s form is ever issued: (r, n−s) is the same signature
+        // re-encoded, and accepting it would make tokens malleable.
+        if sig.normalize_s().is_some() {
+            return Err(TokenError::Signature);
+        }
         let input = format!("{h}.{c}");
         self.verifying
             .verify(input.as_bytes(), &sig)
@@ -241,7 +257,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let key = TokenKey::load_or_create(&dir.path().join("k.pem")).expect("key");
         let claims = Claims {
-            iss: "caisson".into(),
+            iss: "svc".into(),
             sub: "alice".into(),
             aud: "svc".into(),
             exp: 2000,
@@ -253,6 +269,7 @@ mod tests {
                 name: "a/b".into(),
                 actions: vec!["pull".into()],
             }],
+            gen: "g".into(),
         };
         let t = key.sign(&claims);
         assert_eq!(key.verify(&t, 1500, "svc").expect("valid"), claims);
@@ -280,6 +297,49 @@ mod tests {
         assert!(matches!(
             key.verify(&parts.join("."), 1500, "svc"),
             Err(TokenError::Signature)
+        ));
+    }
+
+    fn claims(iss: &str) -> Claims {
+        Claims {
+            iss: iss.into(),
+            sub: "alice".into(),
+            aud: "svc".into(),
+            exp: 2000,
+            nbf: 1000,
+            iat: 1000,
+            jti: "x".into(),
+            access: vec![],
+            gen: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_token_re_encoded_with_high_s_is_refused() {
+        // Regression: (r, n−s) verifies as ECDSA but is not the token issued.
+        let key = TokenKey::generate();
+        for _ in 0..8 {
+            let t = key.sign(&claims("svc"));
+            assert!(key.verify(&t, 1500, "svc").is_ok());
+            let (input, s) = t.rsplit_once('.').expect("three parts");
+            let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(s).expect("b64")).expect("sig");
+            let (r, s) = sig.split_scalars();
+            let high = Signature::from_scalars(r, -*s).expect("high-s signature");
+            let forged = format!("{input}.{}", URL_SAFE_NO_PAD.encode(high.to_bytes()));
+            assert!(matches!(
+                key.verify(&forged, 1500, "svc"),
+                Err(TokenError::Signature)
+            ));
+        }
+    }
+
+    #[test]
+    fn a_token_from_another_issuer_is_refused() {
+        let key = TokenKey::generate();
+        let t = key.sign(&claims("someone-else"));
+        assert!(matches!(
+            key.verify(&t, 1500, "svc"),
+            Err(TokenError::Issuer(_))
         ));
     }
 

@@ -146,7 +146,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             )
             .await?;
         if let Some(prev) = previous.filter(|p| **p != manifest_digest) {
-            self.meta.delete_manifest(repo, prev).await?;
+            self.meta.delete_manifest(repo, prev, false).await?;
         }
         Ok((sbom_digest, manifest_digest))
     }
@@ -183,6 +183,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         let change = caisson_registry_store::Change::DeleteManifest {
             repo: repo.to_string(),
             digest: sbom_manifest.clone(),
+            immutable_tags: false,
         };
         let done = self.audited(change, move |done| done.removed().then_some(ev));
         Ok(done.await?.removed())

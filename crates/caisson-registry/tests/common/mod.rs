@@ -60,15 +60,17 @@ pub fn start_in(dir: tempfile::TempDir, config: Config) -> Server {
             addr_tx
                 .send(listener.local_addr().expect("addr"))
                 .expect("send addr");
-            axum::serve(
+            // The same listener `caisson serve` uses (timeouts, connection limits).
+            caisson_http::serve(
                 listener,
-                router(Arc::new(reg)).into_make_service_with_connect_info::<SocketAddr>(),
+                None,
+                router(Arc::new(reg)),
+                caisson_http::Limits::default(),
+                async {
+                    let _ = stop_rx.await;
+                },
             )
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-            .expect("serve");
+            .await;
         });
     });
     let addr = addr_rx.recv().expect("server address");

@@ -286,11 +286,17 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             Some(json!({"name": name, "password": new_password, "system_admin": system_admin})),
         )?,
         AdminCommand::User(UserCmd::Delete { name }) => api.call(M::DELETE, &format!("/users/{name}"), None)?,
-        AdminCommand::User(UserCmd::Passwd { name, new_password }) => api.call(
-            M::PUT,
-            &format!("/users/{name}/password"),
-            Some(json!({"password": new_password})),
-        )?,
+        AdminCommand::User(UserCmd::Passwd { name, new_password }) => {
+            // Changing your own password proves the current one (the one
+            // this command authenticates with).
+            let mut body = json!({"password": new_password});
+            if name == api.user {
+                if let Some(current) = &api.password {
+                    body["current_password"] = json!(current);
+                }
+            }
+            api.call(M::PUT, &format!("/users/{name}/password"), Some(body))?
+        }
         AdminCommand::Robot(RobotCmd::List) => api.call(M::GET, "/robots", None)?,
         AdminCommand::Robot(RobotCmd::Create { name, scopes, expires_in }) => {
             let scopes = scopes.iter().map(|s| parse_scope(s)).collect::<anyhow::Result<Vec<_>>>()?;

@@ -119,7 +119,23 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
                         s.url,
                         s.age_seconds() / 3600
                     );
+                    if s.fallback_versions > 0 || s.unorderable_versions > 0 {
+                        println!(
+                            "    range versions its ecosystem's rules reject: {} ordered by OSV's rules, {} unorderable (their ranges are not evaluated)",
+                            s.fallback_versions, s.unorderable_versions
+                        );
+                    }
                 }
+                let (fallback, unorderable) =
+                    status.sources.iter().fold((0u64, 0u64), |(f, u), s| {
+                        (
+                            f.saturating_add(s.fallback_versions),
+                            u.saturating_add(s.unorderable_versions),
+                        )
+                    });
+                println!(
+                    "range versions ordered by OSV's fallback rules: {fallback}; unorderable: {unorderable}"
+                );
                 for e in &status.ecosystems {
                     let rel = if e.release.is_empty() {
                         String::new()

@@ -7,12 +7,15 @@ mod admission;
 mod audit;
 mod config;
 mod db;
+mod host;
+mod host_bench;
 mod key;
 mod policy;
 mod registry;
 mod registry_args;
 mod sbom;
 mod scan;
+mod sensor;
 mod serve;
 mod sign;
 mod verify;
@@ -62,6 +65,10 @@ pub enum Command {
     Admin(admin::AdminArgs),
     /// A Caisson registry's scan results: `status <ref>` (health, findings, DB age), `scan <ref>` (on demand).
     Registry(registry::RegistryCmdArgs),
+    /// Host posture: the containers of a Docker or Podman host and their images' vulnerabilities.
+    Host(host::HostArgs),
+    /// Runtime sensor: alerts on suspicious process and network activity in running containers.
+    Sensor(sensor::SensorArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
     Version(version::VersionArgs),
 }
@@ -96,5 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Registry(args) => registry::run(args),
+        Command::Host(args) => host::run(args),
+        Command::Sensor(args) => sensor::run(args),
     }
 }

@@ -243,7 +243,6 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     }
     // Checkpoints go out as `audit.checkpoint` webhooks too: subscribed above.
     reg.start_anchoring(Duration::from_secs(args.checkpoint_interval.max(1)));
-    checkpoint_at_shutdown(reg.clone());
     reg.start_scanning()
         .await
         .context("starting the scan workers")?;
@@ -282,58 +281,122 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         app = app.merge(caisson_admission::router(state));
         eprintln!("admission webhook at /admission/validate ({policies} policies)");
     }
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .with_context(|| {
-                    format!(
-                        "loading TLS certificate {} and key {}",
-                        cert.display(),
-                        key.display()
-                    )
-                })?;
-            eprintln!("caisson registry listening on https://{}", args.listen);
-            axum_server::bind_rustls(args.listen, tls)
-                .serve(app)
-                .await
-                .with_context(|| format!("serving on {}", args.listen))?;
-        }
-        _ => {
-            let listener = tokio::net::TcpListener::bind(args.listen)
-                .await
-                .with_context(|| format!("binding {}", args.listen))?;
-            eprintln!("caisson registry listening on http://{}", args.listen);
-            axum::serve(listener, app)
-                .await
-                .with_context(|| format!("serving on {}", args.listen))?;
-        }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            caisson_admission::tls::server_config(cert, key).with_context(|| {
+                format!(
+                    "loading TLS certificate {} and key {}",
+                    cert.display(),
+                    key.display()
+                )
+            })?,
+        ),
+        _ => None,
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("caisson registry listening on {scheme}://{}", args.listen);
+    // Header-read and body-idle timeouts and per-address connection limits
+    // (slowloris); SIGINT/SIGTERM stop accepting and drain in-flight requests.
+    caisson_http::serve(
+        listener,
+        tls,
+        app,
+        caisson_http::Limits::default(),
+        shutdown_signal(),
+    )
+    .await;
+    // Requests have drained: their records are in the chain, so the last
+    // checkpoint covers everything this process wrote.
+    match reg.checkpoint_audit().await {
+        Ok(Some(cp)) => eprintln!("audit checkpoint at record {} ({})", cp.seq, cp.hash),
+        Ok(None) => {}
+        Err(e) => eprintln!("error: audit checkpoint at shutdown failed: {e}"),
     }
+    eprintln!("caisson registry stopped");
     Ok(())
 }
 
-/// On SIGINT or SIGTERM: sign a last checkpoint of the audit chain, then
-/// exit (the server has no graceful drain yet; requests in flight are cut
-/// as before, and their records, if any, come after this checkpoint).
-fn checkpoint_at_shutdown(reg: Arc<EmbeddedRegistry>) {
-    tokio::spawn(async move {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            tracing::error!("cannot listen for SIGTERM; no checkpoint at shutdown");
-            return;
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use caisson_registry::store::MetaStore;
+
+    fn decision(name: &str) -> DecisionRecord {
+        DecisionRecord {
+            time: "2026-12-06T00:00:00Z".into(),
+            uid: name.into(),
+            operation: "CREATE".into(),
+            allowed: false,
+            kind: "v1/Pod".into(),
+            namespace: Some("team".into()),
+            name: name.into(),
+            sub_resource: None,
+            user: "alice".into(),
+            dry_run: false,
+            denied_by: vec!["no-latest".into()],
+            warned_by: vec![],
+            audited_by: vec![],
+            note: None,
+        }
+    }
+
+    /// The admission → audit bridge is bounded: with every slot taken a
+    /// decision is refused (the webhook then denies, fail closed) and nothing
+    /// is recorded for it; once a slot frees, decisions are recorded again.
+    #[test]
+    fn admission_audit_bridge_refuses_past_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let reg = Arc::new(
+            rt.block_on(async { open_embedded(dir.path(), Config::default()) })
+                .unwrap(),
+        );
+        let sink = AuditSink {
+            reg: reg.clone(),
+            runtime: rt.handle().clone(),
+            in_flight: tokio::sync::Semaphore::new(ADMISSION_AUDIT_IN_FLIGHT),
+            violations: None,
         };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        match reg.checkpoint_audit().await {
-            Ok(Some(cp)) => eprintln!("audit checkpoint at record {} ({})", cp.seq, cp.hash),
-            Ok(None) => {}
-            Err(e) => eprintln!("error: audit checkpoint at shutdown failed: {e}"),
-        }
-        std::process::exit(0);
-    });
+        let held = sink
+            .in_flight
+            .try_acquire_many(ADMISSION_AUDIT_IN_FLIGHT as u32)
+            .unwrap();
+        let err = sink.record(&decision("refused")).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "{ADMISSION_AUDIT_IN_FLIGHT} decisions already wait"
+            )),
+            "{err}"
+        );
+        drop(held);
+        sink.record(&decision("recorded")).unwrap();
+        let records = rt.block_on(reg.meta().audit_records(0, 100)).unwrap();
+        let reviews: Vec<_> = records
+            .iter()
+            .filter(|r| r.event.action == "admission.review")
+            .collect();
+        assert_eq!(reviews.len(), 1, "{reviews:?}");
+        assert_eq!(reviews[0].event.target, "v1/Pod team/recorded");
+        assert_eq!(reviews[0].event.outcome, Outcome::Denied);
+    }
 }

@@ -1,0 +1,330 @@
+//! The sensor: sources → bounded queue → engine (container metadata, rules,
+//! rate limit) → alert sink. [`Engine`] is the synchronous decision part,
+//! callable from tests without a kernel; [`Pipeline::run`] wires it to the
+//! sources.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use caisson_model::Severity;
+use serde::Serialize;
+
+use crate::alert::{Alert, RateLimiter, DROPS_RULE};
+use crate::directory::{CachedDirectory, ContainerDirectory};
+use crate::error::SourceError;
+use crate::event::Event;
+use crate::rules::{RuleSet, Subject};
+use crate::source::SourceCounters;
+
+/// Tunables; the defaults are what `caisson sensor run` uses.
+#[derive(Debug, Clone)]
+pub struct SensorConfig {
+    /// Events held between the sources and the engine.
+    pub queue_capacity: usize,
+    /// One alert per (rule, container) per window; the rest are counted.
+    pub rate_window: Duration,
+    /// Ancestors reported per process.
+    pub ancestors: usize,
+    /// How often lost events are reported (as a [`DROPS_RULE`] alert).
+    pub drop_report_interval: Duration,
+    /// Least time between two full refreshes of container metadata.
+    pub directory_refresh: Duration,
+    /// Stop after this long (`None`: until the stop flag is set).
+    pub duration: Option<Duration>,
+    pub exec: bool,
+    pub conntrack: bool,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 8192,
+            rate_window: Duration::from_secs(60),
+            ancestors: crate::procfs::DEFAULT_ANCESTORS,
+            drop_report_interval: Duration::from_secs(10),
+            directory_refresh: Duration::from_secs(1),
+            duration: None,
+            exec: true,
+            conntrack: true,
+        }
+    }
+}
+
+/// Where alerts go.
+pub trait AlertSink {
+    fn send(&mut self, alert: &Alert);
+}
+
+/// Alerts as JSON lines, flushed one by one.
+pub struct JsonLines<W>(pub W);
+
+impl<W: Write> AlertSink for JsonLines<W> {
+    fn send(&mut self, alert: &Alert) {
+        let line = serde_json::to_string(alert).unwrap_or_default();
+        if writeln!(self.0, "{line}")
+            .and_then(|()| self.0.flush())
+            .is_err()
+        {
+            tracing::error!("writing an alert failed");
+        }
+    }
+}
+
+impl AlertSink for std::sync::mpsc::Sender<Alert> {
+    fn send(&mut self, alert: &Alert) {
+        let _ = std::sync::mpsc::Sender::send(self, alert.clone());
+    }
+}
+
+/// What a run saw, for the summary and tests.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SensorStats {
+    pub events: u64,
+    pub alerts: u64,
+    pub suppressed: u64,
+    pub sources: Vec<SourceStats>,
+    pub directory_refreshes: u64,
+    pub directory_errors: u64,
+    /// p99 of rule evaluation per event, microseconds.
+    pub eval_p99_us: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceStats {
+    pub name: &'static str,
+    pub received: u64,
+    pub dropped: u64,
+    pub kernel_overruns: u64,
+    pub undecoded: u64,
+}
+
+/// Rules, container metadata and the rate limiter: one event in, alerts out.
+pub struct Engine<D> {
+    rules: RuleSet,
+    directory: CachedDirectory<D>,
+    limiter: RateLimiter,
+    host: String,
+    /// Evaluation times (ns), a bounded ring for the p99.
+    eval_ns: Vec<u64>,
+    eval_at: usize,
+    pub events: u64,
+    pub alerts: u64,
+}
+
+const EVAL_SAMPLES: usize = 4096;
+
+impl<D: ContainerDirectory> Engine<D> {
+    pub fn new(rules: RuleSet, directory: D, config: &SensorConfig, host: String) -> Self {
+        Self {
+            rules,
+            directory: CachedDirectory::new(directory, config.directory_refresh),
+            limiter: RateLimiter::new(config.rate_window),
+            host,
+            eval_ns: Vec::with_capacity(EVAL_SAMPLES),
+            eval_at: 0,
+            events: 0,
+            alerts: 0,
+        }
+    }
+
+    /// Decides one event; alerts go to `sink`.
+    pub fn handle(&mut self, ev: &Event, now: Instant, sink: &mut dyn AlertSink) {
+        self.events += 1;
+        let (container_id, info) = match ev {
+            Event::Exec(x) => match x.container_id.as_deref() {
+                Some(id) => (Some(id.to_string()), self.directory.by_id(id, now).cloned()),
+                None => (None, None),
+            },
+            Event::Conn(c) => match self.directory.by_ips(&[c.src, c.dst], now) {
+                Some(info) => (Some(info.id.clone()), Some(info.clone())),
+                None => (None, None),
+            },
+        };
+        let subject = Subject {
+            event: ev,
+            container: info.as_ref(),
+            container_id: container_id.as_deref(),
+        };
+        let t = Instant::now();
+        let fired: Vec<_> = self.rules.matching(&subject).collect();
+        let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if self.eval_ns.len() < EVAL_SAMPLES {
+            self.eval_ns.push(ns);
+        } else if let Some(slot) = self.eval_ns.get_mut(self.eval_at % EVAL_SAMPLES) {
+            *slot = ns;
+        }
+        self.eval_at = self.eval_at.wrapping_add(1);
+        for rule in fired {
+            let key = container_id.as_deref().unwrap_or("");
+            if let Some(suppressed) = self.limiter.check(&rule.id, key, now) {
+                let alert = Alert::new(
+                    rule,
+                    ev,
+                    container_id.as_deref(),
+                    info.as_ref(),
+                    &self.host,
+                    suppressed,
+                );
+                self.alerts += 1;
+                sink.send(&alert);
+            }
+        }
+    }
+
+    /// p99 of recent evaluations, microseconds.
+    pub fn eval_p99_us(&self) -> f64 {
+        let mut v = self.eval_ns.clone();
+        if v.is_empty() {
+            return 0.0;
+        }
+        v.sort_unstable();
+        let i = (v.len() * 99 / 100).min(v.len() - 1);
+        v.get(i).copied().unwrap_or(0) as f64 / 1000.0
+    }
+
+    /// The alert about lost events, raised by the sensor itself.
+    pub fn drops_alert(&self, source: &str, lost_since: u64, lost_total: u64) -> Alert {
+        Alert {
+            time: caisson_report::rfc3339_utc(SystemTime::now()),
+            rule: DROPS_RULE.to_string(),
+            severity: Severity::High,
+            mitre: vec![],
+            host: self.host.clone(),
+            container: None,
+            process: None,
+            evidence: serde_json::json!({
+                "source": source,
+                "lost": lost_since,
+                "lost_total": lost_total,
+                "hint": "events were lost: the engine fell behind or the kernel buffer overflowed; rules did not see them",
+            }),
+            suppressed: 0,
+        }
+    }
+}
+
+/// A running sensor: sources started, engine on the caller's thread.
+pub struct Pipeline {
+    pub stop: Arc<AtomicBool>,
+    rx: Receiver<Event>,
+    counters: Vec<Arc<SourceCounters>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    config: SensorConfig,
+}
+
+impl Pipeline {
+    /// Opens the enabled sources (Linux, root).
+    #[cfg(target_os = "linux")]
+    pub fn start(config: SensorConfig) -> Result<Self, SourceError> {
+        use crate::source::{bounded, Queue};
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = bounded(config.queue_capacity);
+        let mut counters = Vec::new();
+        let mut threads = Vec::new();
+        if config.exec {
+            let q = Queue::for_source(tx.clone(), "exec");
+            counters.push(q.counters.clone());
+            let reader = crate::procfs::ProcReader::new("/proc", config.ancestors);
+            threads.push(crate::source::exec::spawn(q, stop.clone(), reader)?);
+        }
+        if config.conntrack {
+            let q = Queue::for_source(tx.clone(), "conntrack");
+            counters.push(q.counters.clone());
+            threads.push(crate::source::conntrack::spawn(q, stop.clone())?);
+        }
+        drop(tx);
+        Ok(Self {
+            stop,
+            rx,
+            counters,
+            threads,
+            config,
+        })
+    }
+
+    /// The sources' counters, in start order.
+    pub fn counters(&self) -> &[Arc<SourceCounters>] {
+        &self.counters
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn start(_config: SensorConfig) -> Result<Self, SourceError> {
+        Err(SourceError::Unsupported("runtime sensor"))
+    }
+
+    /// Runs the engine until the configured duration passes or `stop` is
+    /// set, then stops the sources and returns the statistics.
+    pub fn run<D: ContainerDirectory>(
+        self,
+        engine: &mut Engine<D>,
+        sink: &mut dyn AlertSink,
+    ) -> SensorStats {
+        let start = Instant::now();
+        let deadline = self.config.duration.map(|d| start + d);
+        let mut reported: Vec<u64> = vec![0; self.counters.len()];
+        let mut next_report = start + self.config.drop_report_interval;
+        loop {
+            match self.rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(ev) => engine.handle(&ev, Instant::now(), sink),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            let done = self.stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d);
+            if now >= next_report || done {
+                next_report = now + self.config.drop_report_interval;
+                for (c, seen) in self.counters.iter().zip(reported.iter_mut()) {
+                    let lost = c.lost();
+                    if lost > *seen {
+                        sink.send(&engine.drops_alert(c.name, lost - *seen, lost));
+                        *seen = lost;
+                    }
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        SensorStats {
+            events: engine.events,
+            alerts: engine.alerts,
+            suppressed: engine.limiter.suppressed,
+            sources: self
+                .counters
+                .iter()
+                .map(|c| SourceStats {
+                    name: c.name,
+                    received: c.received.load(Ordering::Relaxed),
+                    dropped: c.dropped.load(Ordering::Relaxed),
+                    kernel_overruns: c.kernel_overruns.load(Ordering::Relaxed),
+                    undecoded: c.undecoded.load(Ordering::Relaxed),
+                })
+                .collect(),
+            directory_refreshes: engine.directory.refreshes,
+            directory_errors: engine.directory.errors,
+            eval_p99_us: engine.eval_p99_us(),
+        }
+    }
+}
+
+/// The host name alerts carry.
+pub fn host_name() -> String {
+    #[cfg(target_os = "linux")]
+    {
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        String::from("unknown")
+    }
+}
