@@ -20,6 +20,7 @@
 mod clock;
 mod decide;
 mod error;
+mod lookup;
 mod pool;
 mod server;
 
