@@ -33,6 +33,10 @@ pub enum AdmissionError {
     },
     #[error("invalid manifest option: {0}")]
     Options(String),
+    /// The decision sink could not record the decision (the webhook then
+    /// denies the request: fail closed).
+    #[error("recording the decision: {0}")]
+    Record(String),
     #[error("writing decision log {path}")]
     Sink {
         path: PathBuf,

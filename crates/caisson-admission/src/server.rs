@@ -1,5 +1,6 @@
 //! The axum router: `POST /admission/validate`, `GET /healthz`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use crate::resolve::FactsSource;
 use serde_json::{json, Value as Json};
 
 use crate::decide::{decide_value, rejected, Outcome};
+use crate::lookup::{Looked, Lookups};
 use crate::pool::Pool;
 use crate::sink::{DecisionRecord, DecisionSink};
 use crate::AdmissionError;
@@ -37,6 +39,14 @@ pub struct ServerLimits {
     pub queue: usize,
     /// Stack of each evaluation thread.
     pub stack_bytes: usize,
+    /// Registry lookups (tag resolution, signatures, scan results) in
+    /// flight at once, off the evaluation threads; beyond, a request is
+    /// decided with facts saying the lookup did not run.
+    pub lookups: usize,
+    /// Time a request's registry lookups may take; past it the request is
+    /// decided with facts saying they did not finish. At or above
+    /// `deadline`, a lookup that takes the whole deadline denies the request.
+    pub lookup_timeout: Duration,
 }
 
 impl Default for ServerLimits {
@@ -48,6 +58,8 @@ impl Default for ServerLimits {
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             queue: 1024,
             stack_bytes: 16 << 20,
+            lookups: 16,
+            lookup_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -66,6 +78,7 @@ struct Inner {
     sink: Option<Arc<dyn DecisionSink>>,
     limits: ServerLimits,
     pool: Pool,
+    lookups: Lookups,
 }
 
 impl std::fmt::Debug for AdmissionState {
@@ -107,6 +120,7 @@ impl AdmissionState {
                 sink,
                 limits,
                 pool,
+                lookups: Lookups::new(limits.lookups, limits.lookup_timeout),
             }),
         })
     }
@@ -131,10 +145,52 @@ async fn healthz(State(state): State<AdmissionState>) -> Response {
         .into_response()
 }
 
-fn record(sink: Option<&Arc<dyn DecisionSink>>, rec: Option<&DecisionRecord>) {
-    if let (Some(sink), Some(rec)) = (sink, rec) {
-        if let Err(e) = sink.record(rec) {
+fn record(
+    sink: Option<&Arc<dyn DecisionSink>>,
+    rec: Option<&DecisionRecord>,
+) -> Result<(), AdmissionError> {
+    match (sink, rec) {
+        (Some(sink), Some(rec)) => sink.record(rec).inspect_err(|e| {
             tracing::error!(error = %e, uid = %rec.uid, "recording admission decision");
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Which side answers a request: the evaluation (it finished in time) or
+/// the handler (deadline passed, or the evaluation died). Whoever claims it
+/// writes the one decision record, and it records what was answered.
+#[derive(Default)]
+struct Claim(AtomicBool);
+
+impl Claim {
+    /// `true` for the first caller only.
+    fn take(&self) -> bool {
+        !self.0.swap(true, Ordering::AcqRel)
+    }
+}
+
+/// The evaluation's outcome once it has claimed the answer: recorded first,
+/// so an answer is never given without its record (fail closed: when the
+/// record cannot be written the request is denied instead).
+fn record_or_deny(
+    sink: Option<&Arc<dyn DecisionSink>>,
+    uid: &str,
+    request: &Json,
+    out: Outcome,
+) -> Outcome {
+    match record(sink, out.record.as_ref()) {
+        Ok(()) => out,
+        Err(e) => {
+            let denial = rejected(
+                uid,
+                request,
+                500,
+                &format!("the decision could not be recorded ({e}); denied (fail closed)"),
+            );
+            // The sink just failed; try once to leave the denial on record.
+            let _ = record(sink, denial.record.as_ref());
+            denial
         }
     }
 }
@@ -156,25 +212,46 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
         .and_then(Json::as_str)
         .unwrap_or("")
         .to_string();
+    let started = std::time::Instant::now();
+    let deadline = state.inner.limits.deadline;
+    // Registry lookups first, on their own bounded stage: the evaluation
+    // threads never wait on the network.
+    let facts = match &state.inner.source {
+        Some(source) => {
+            match state
+                .inner
+                .lookups
+                .facts(source, &review, &state.inner.facts, deadline)
+                .await
+            {
+                Looked::Facts(f) => f,
+                Looked::Deadline => {
+                    return into_response(failed(
+                        &state,
+                        &uid,
+                        &request,
+                        &format!(
+                            "image lookups did not finish within {} ms (the request's deadline); denied (fail closed)",
+                            deadline.as_millis()
+                        ),
+                    ))
+                }
+            }
+        }
+        None => Arc::clone(&state.inner.facts),
+    };
     let inner = Arc::clone(&state.inner);
+    let claim = Arc::new(Claim::default());
+    let job_claim = Arc::clone(&claim);
+    let job_uid = uid.clone();
     let job = move || {
-        let images = match &inner.source {
-            Some(_) => review
-                .pointer("/request/object")
-                .map(caisson_policy::container_images)
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let out = match &inner.source {
-            Some(source) if !images.is_empty() => decide_value(
-                &inner.policies,
-                &source.facts(&images, &inner.facts),
-                &review,
-            ),
-            _ => decide_value(&inner.policies, &inner.facts, &review),
-        };
-        record(inner.sink.as_ref(), out.record.as_ref());
-        out
+        let out = decide_value(&inner.policies, &facts, &review);
+        if !job_claim.take() {
+            // Too late: the handler answered (a denial) and recorded that.
+            return out;
+        }
+        let request = review.get("request").unwrap_or(&Json::Null);
+        record_or_deny(inner.sink.as_ref(), &job_uid, request, out)
     };
     let rx = match state.inner.pool.submit(job) {
         Ok(rx) => rx,
@@ -187,16 +264,18 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
                 .into_response();
         }
     };
-    let deadline = state.inner.limits.deadline;
-    let out = match tokio::time::timeout(deadline, rx).await {
+    let mut rx = rx;
+    let remaining = deadline.saturating_sub(started.elapsed());
+    let out = match tokio::time::timeout(remaining, &mut rx).await {
         Ok(Ok(out)) => out,
-        Ok(Err(_)) => failed(
+        Ok(Err(_)) if claim.take() => failed(
             &state,
             &uid,
             &request,
             "policy evaluation failed unexpectedly",
         ),
-        Err(_) => failed(
+        Ok(Err(_)) => unrecorded(&uid, &request),
+        Err(_) if claim.take() => failed(
             &state,
             &uid,
             &request,
@@ -205,17 +284,33 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
                 deadline.as_millis()
             ),
         ),
+        // The evaluation claimed the answer just before the deadline and is
+        // recording it: its answer is the one on record.
+        Err(_) => match rx.await {
+            Ok(out) => out,
+            Err(_) => unrecorded(&uid, &request),
+        },
     };
     into_response(out)
 }
 
-/// A denial for a request whose evaluation did not produce an answer.
+/// A denial when the evaluation claimed the answer and then died while
+/// recording it (a panicking sink): nothing reliable is on record.
+fn unrecorded(uid: &str, request: &Json) -> Outcome {
+    let message = "policy evaluation failed while recording its decision; denied (fail closed)";
+    tracing::error!(uid = %uid, "{message}");
+    rejected(uid, request, 500, message)
+}
+
+/// A denial for a request whose evaluation did not produce an answer; the
+/// caller has claimed the answer, so this is the request's one record.
 fn failed(state: &AdmissionState, uid: &str, request: &Json, message: &str) -> Outcome {
     tracing::error!(uid = %uid, "{message}");
     let out = rejected(uid, request, 500, message);
     let sink = state.inner.sink.clone();
     let rec = out.record.clone();
-    // The sink may block (file I/O): keep it off the runtime's workers.
+    // The sink may block (file I/O): keep it off the runtime's workers. A
+    // denial is the safe answer whether or not its record can be written.
     tokio::task::spawn_blocking(move || record(sink.as_ref(), rec.as_ref()));
     out
 }

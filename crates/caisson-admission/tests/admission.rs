@@ -1,5 +1,5 @@
 //! AdmissionReview round trips over real HTTPS on loopback: the webhook's router
-//! served by `tls::serve` with a certificate from `manifests::certificates`, a
+//! served by `caisson_http::serve` with a certificate from `manifests::certificates`, a
 //! reqwest client trusting only the generated CA and resolving the in-cluster
 //! service name to the loopback port.
 #![allow(clippy::unwrap_used)]
@@ -620,7 +620,6 @@ fn past_the_deadline_the_request_is_denied() {
     assert_eq!(resp["status"]["code"], 500);
     let msg = resp["status"]["message"].as_str().unwrap();
     assert!(msg.contains("did not finish within 300 ms"), "{msg}");
-    // The timeout is recorded (the late evaluation adds its own record later).
     std::thread::sleep(std::time::Duration::from_millis(200));
     let recs = hook.records();
     assert!(
@@ -628,4 +627,115 @@ fn past_the_deadline_the_request_is_denied() {
             .any(|r| r["uid"] == "slow" && r["allowed"] == false),
         "{recs:?}"
     );
+}
+
+/// Facts that take `0` to look up: an evaluation that finishes, allowing
+/// the object, only after the webhook's deadline.
+struct SlowFacts(std::time::Duration);
+
+impl caisson_admission::resolve::FactsSource for SlowFacts {
+    fn facts(
+        &self,
+        _images: &[String],
+        base: &caisson_policy::SupplyChainFacts,
+    ) -> caisson_policy::SupplyChainFacts {
+        std::thread::sleep(self.0);
+        base.clone()
+    }
+}
+
+/// Issue 15: the late evaluation wrote a second record (`allowed: true`)
+/// beside the deadline denial: one request, two records, and the log
+/// claiming an allow the API server never got.
+#[test]
+fn a_request_past_its_deadline_has_one_record_saying_denied() {
+    let limits = ServerLimits {
+        deadline: std::time::Duration::from_millis(300),
+        ..ServerLimits::default()
+    };
+    let hook = Webhook::start_with(
+        policies(FULL, ""),
+        limits,
+        Some(std::sync::Arc::new(SlowFacts(
+            std::time::Duration::from_millis(900),
+        ))),
+        None,
+    );
+    let resp = hook.review(&review(
+        "late",
+        "CREATE",
+        "Pod",
+        "Pod",
+        None,
+        pod("p", "shop", good_pod_spec()),
+        Json::Null,
+    ));
+    assert_eq!(resp["allowed"], false, "{resp}");
+    // Let the late evaluation finish (it allows the pod).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let recs: Vec<Json> = hook
+        .records()
+        .into_iter()
+        .filter(|r| r["uid"] == "late")
+        .collect();
+    assert_eq!(recs.len(), 1, "one request, one record: {recs:?}");
+    assert_eq!(recs[0]["allowed"], false, "recorded as answered: {recs:?}");
+    assert!(
+        recs[0]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("did not finish within 300 ms")),
+        "{recs:?}"
+    );
+}
+
+/// An evaluation that finishes in time is recorded once, as answered.
+#[test]
+fn a_request_in_time_has_one_record() {
+    let hook = Webhook::start(policies(FULL, ""), ServerLimits::default());
+    let resp = hook.review(&review(
+        "quick",
+        "CREATE",
+        "Pod",
+        "Pod",
+        None,
+        pod("p", "shop", good_pod_spec()),
+        Json::Null,
+    ));
+    assert_eq!(resp["allowed"], true, "{resp}");
+    let recs: Vec<Json> = hook
+        .records()
+        .into_iter()
+        .filter(|r| r["uid"] == "quick")
+        .collect();
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["allowed"], true);
+}
+
+/// Fail closed: a decision that cannot be recorded (the log on a full
+/// device, `/dev/full`) is not answered as allowed.
+#[test]
+fn an_unrecordable_decision_is_denied() {
+    if !std::path::Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full");
+        return;
+    }
+    let hook = Webhook::start_with(
+        policies(FULL, ""),
+        ServerLimits::default(),
+        None,
+        Some("/dev/full".into()),
+    );
+    let resp = hook.review(&review(
+        "unrecorded",
+        "CREATE",
+        "Pod",
+        "Pod",
+        None,
+        pod("p", "shop", good_pod_spec()),
+        Json::Null,
+    ));
+    assert_eq!(resp["allowed"], false, "{resp}");
+    assert_eq!(resp["status"]["code"], 500);
+    let msg = resp["status"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("could not be recorded"), "{msg}");
 }

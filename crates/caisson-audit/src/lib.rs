@@ -4,6 +4,8 @@
 //! its own `hash`, a SHA-256 over a canonical, length-prefixed encoding of
 //! every field (see [`canonical_bytes`]). Editing, deleting or reordering any
 //! stored record breaks the chain at that record, which [`verify`] names.
+//! Truncation and a chain rebuilt with recomputed hashes are shown only by
+//! anchors: signed [`Checkpoint`]s of the chain head (see [`checkpoint`]).
 //! Pure: storage lives behind the registry's `MetaStore`.
 
 #![cfg_attr(
@@ -12,6 +14,10 @@
 )]
 
 use std::io::Write;
+
+pub mod checkpoint;
+
+pub use checkpoint::{Anchor, AnchorCheck, AnchorError, Checkpoint, CheckpointError};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};

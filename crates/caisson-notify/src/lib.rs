@@ -38,6 +38,8 @@ pub mod events {
     pub const CONTAINER_VULNERABLE: &str = "container.vulnerable";
     /// A host's CIS benchmark result has more warnings than its previous one.
     pub const BENCH_REGRESSED: &str = "bench.regressed";
+    /// A signed checkpoint of the registry's audit chain head.
+    pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
     /// Every event name, for validating configurations.
     pub const ALL: &[&str] = &[
         PUSH,
@@ -48,6 +50,7 @@ pub mod events {
         POLICY_VIOLATION,
         CONTAINER_VULNERABLE,
         BENCH_REGRESSED,
+        AUDIT_CHECKPOINT,
     ];
 }
 

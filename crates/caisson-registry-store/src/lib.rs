@@ -25,12 +25,14 @@ use caisson_oci::Digest;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
+pub mod audited;
 pub mod fs;
 pub mod hosts;
 pub mod scan;
 pub mod sqlite;
 
 pub use hosts::HostStore;
+pub use audited::{AuditFor, Change, Changed};
 pub use scan::{
     AffectedTargets, HistoryEntry, JobState, MatchedVuln, PackageQuery, PackageRow, QueueDepth,
     ScanJob, ScanRecord, ScanState, ScanStore, ScannedPackage, SearchHit, StoredFinding,
@@ -69,6 +71,14 @@ pub enum StoreError {
     NotFound { what: &'static str, name: String },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The audit record of `op` could not be made durable; nothing of it
+    /// was committed (the registry answers 503, fail closed).
+    #[error("{op}: the audit record could not be made durable, so nothing was changed")]
+    AuditFailed {
+        op: &'static str,
+        #[source]
+        source: Box<StoreError>,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -468,6 +478,19 @@ pub trait MetaStore: ScanStore + hosts::HostStore + Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AuditRecord>>> + Send;
+    /// The last record of the chain (`None` when empty): what a signed
+    /// checkpoint anchors.
+    fn audit_head(&self) -> impl Future<Output = Result<Option<AuditRecord>>> + Send;
+    /// Applies `change` and seals the record `audit` builds from its result
+    /// in the same transaction: both are durable, or neither is. A failure
+    /// of the change is returned as is; a failure to seal or commit the
+    /// record is [`StoreError::AuditFailed`]. Returns what the change did
+    /// and the sealed record.
+    fn apply_audited(
+        &self,
+        change: Change,
+        audit: AuditFor,
+    ) -> impl Future<Output = Result<(Changed, Option<AuditRecord>)>> + Send;
 }
 
 /// Milliseconds since the Unix epoch.

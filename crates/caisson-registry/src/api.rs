@@ -10,7 +10,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use caisson_audit::Outcome;
 use caisson_registry_store::{
-    now_ms, BlobStore, Membership, MetaStore, Namespace, Robot, RobotScope, Role, User,
+    now_ms, BlobStore, Change, Membership, MetaStore, Namespace, Robot, RobotScope, Role, User,
 };
 use serde::Deserialize;
 
@@ -87,7 +87,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                 Outcome::Failure,
                 "bearer token presented to the admin API",
             )
-            .await;
+            .await?;
             return Err(ApiError::new(
                 Code::Unauthorized,
                 "the admin API takes Basic credentials; registry tokens only authorize registry actions",
@@ -108,7 +108,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     Outcome::Denied,
                     "no credentials",
                 )
-                .await;
+                .await?;
                 Err(ApiError::new(Code::Unauthorized, "authentication required")
                     .with_header(header::WWW_AUTHENTICATE, CHALLENGE))
             }
@@ -122,7 +122,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                         Outcome::Failure,
                         &f.reason,
                     )
-                    .await;
+                    .await?;
                 }
                 Err(f.to_api_error(CHALLENGE))
             }
@@ -130,8 +130,12 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     }
 
     pub(crate) async fn deny(&self, c: &Caller, action: &str, target: &str, why: &str) -> ApiError {
-        self.audit(&c.actor(), &c.source, action, target, Outcome::Denied, why)
-            .await;
+        if let Err(e) = self
+            .audit(&c.actor(), &c.source, action, target, Outcome::Denied, why)
+            .await
+        {
+            return e.into();
+        }
         ApiError::new(
             Code::Denied,
             format!("{} may not {action} {target}: {why}", c.actor()),
@@ -239,24 +243,23 @@ async fn create_user<B: BlobStore, M: MetaStore>(
         return Err(bad("password must be at least 8 characters"));
     }
     let hash = hash_secret(&u.password).map_err(|e| bad(e.to_string()))?;
-    reg.meta
-        .create_user(User {
-            name: u.name.clone(),
-            password_hash: hash,
-            system_admin: u.system_admin,
-            created_ms: now_ms(),
-        })
-        .await?;
+    let user = User {
+        name: u.name.clone(),
+        password_hash: hash,
+        system_admin: u.system_admin,
+        created_ms: now_ms(),
+    };
     let detail = if u.system_admin { "system-admin" } else { "" };
-    reg.audit(
+    let ev = reg.event(
         &c.actor(),
         &c.source,
         "create-user",
         &u.name,
         Outcome::Success,
         detail,
-    )
-    .await;
+    );
+    reg.audited(Change::CreateUser(user), move |_| Some(ev))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({"name": u.name})),
@@ -285,19 +288,21 @@ async fn delete_user<B: BlobStore, M: MetaStore>(
             m.role.as_str()
         ));
     }
-    if !reg.meta.delete_user(&name).await? {
-        return Err(not_found(format!("user {name} not found")));
-    }
-    reg.flush_credentials();
-    reg.audit(
+    let ev = reg.event(
         &c.actor(),
         &c.source,
         "delete-user",
         &name,
         Outcome::Success,
         &detail,
-    )
-    .await;
+    );
+    let done = reg.audited(Change::DeleteUser(name.clone()), move |d| {
+        d.removed().then_some(ev)
+    });
+    if !done.await?.removed() {
+        return Err(not_found(format!("user {name} not found")));
+    }
+    reg.flush_credentials();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -348,7 +353,7 @@ async fn set_password<B: BlobStore, M: MetaStore>(
                 Outcome::Denied,
                 &f.reason,
             )
-            .await;
+            .await?;
             return Err(match f.kind {
                 crate::auth::FailureKind::Invalid => {
                     ApiError::new(Code::Denied, "current_password does not match")
@@ -363,17 +368,17 @@ async fn set_password<B: BlobStore, M: MetaStore>(
         .await?
         .ok_or_else(|| not_found(format!("user {name} not found")))?;
     user.password_hash = hash_secret(&p.password).map_err(|e| bad(e.to_string()))?;
-    reg.meta.update_user(user).await?;
-    reg.flush_credentials();
-    reg.audit(
+    let ev = reg.event(
         &c.actor(),
         &c.source,
         "set-password",
         &name,
         Outcome::Success,
         "",
-    )
-    .await;
+    );
+    reg.audited(Change::UpdateUser(user), move |_| Some(ev))
+        .await?;
+    reg.flush_credentials();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -478,22 +483,20 @@ async fn create_robot<B: BlobStore, M: MetaStore>(
     let expires_ms = r
         .expires_in_secs
         .map(|s| now_ms().saturating_add(s.saturating_mul(1000)));
-    reg.meta
-        .create_robot(Robot {
-            name: name.clone(),
-            secret_hash: hash_secret(&secret).map_err(|e| bad(e.to_string()))?,
-            scopes: r.scopes.clone(),
-            expires_ms,
-            created_by: c.actor(),
-            created_ms: now_ms(),
-        })
-        .await?;
+    let robot = Robot {
+        name: name.clone(),
+        secret_hash: hash_secret(&secret).map_err(|e| bad(e.to_string()))?,
+        scopes: r.scopes.clone(),
+        expires_ms,
+        created_by: c.actor(),
+        created_ms: now_ms(),
+    };
     let scopes: Vec<String> = r
         .scopes
         .iter()
         .map(|s| format!("{}:{}", s.namespace, s.actions.join(",")))
         .collect();
-    reg.audit(
+    let ev = reg.event(
         &c.actor(),
         &c.source,
         "create-robot",
@@ -504,8 +507,9 @@ async fn create_robot<B: BlobStore, M: MetaStore>(
             scopes.join(" "),
             expires_ms.map_or_else(|| "never".to_string(), |e| e.to_string())
         ),
-    )
-    .await;
+    );
+    reg.audited(Change::CreateRobot(robot), move |_| Some(ev))
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({"name": name, "secret": secret, "expires_ms": expires_ms})),
@@ -537,9 +541,7 @@ async fn delete_robot<B: BlobStore, M: MetaStore>(
             )
             .await);
     }
-    reg.meta.delete_robot(&name).await?;
-    reg.flush_credentials();
-    reg.audit(
+    let ev = reg.event(
         &c.actor(),
         &c.source,
         "delete-robot",
@@ -554,8 +556,12 @@ async fn delete_robot<B: BlobStore, M: MetaStore>(
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
-    )
-    .await;
+    );
+    reg.audited(Change::DeleteRobot(name.clone()), move |d| {
+        d.removed().then_some(ev)
+    })
+    .await?;
+    reg.flush_credentials();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -624,22 +630,22 @@ async fn put_namespace<B: BlobStore, M: MetaStore>(
         immutable_tags: s.immutable_tags,
         quota_bytes: s.quota_bytes,
     };
-    reg.meta.put_namespace(ns.clone()).await?;
     let detail = crate::change::namespace_change(existing.as_ref(), &ns);
     let action = if existing.is_some() {
         "update-namespace"
     } else {
         "create-namespace"
     };
-    reg.audit(
+    let ev = reg.event(
         &c.actor(),
         &c.source,
         action,
         &name,
         Outcome::Success,
         &detail,
-    )
-    .await;
+    );
+    reg.audited(Change::PutNamespace(ns.clone()), move |_| Some(ev))
+        .await?;
     let status = if existing.is_some() {
         StatusCode::OK
     } else {
@@ -658,9 +664,6 @@ async fn delete_namespace<B: BlobStore, M: MetaStore>(
         .await?;
     let old = reg.meta.get_namespace(&name).await?;
     let members = reg.meta.memberships_of_namespace(&name).await?;
-    if !reg.meta.delete_namespace(&name).await? {
-        return Err(not_found(format!("namespace {name} not found")));
-    }
     let mut detail = old
         .as_ref()
         .map(crate::change::namespace_removed)
@@ -668,15 +671,20 @@ async fn delete_namespace<B: BlobStore, M: MetaStore>(
     for m in &members {
         detail.push_str(&format!(", member {}: {}→none", m.user, m.role.as_str()));
     }
-    reg.audit(
+    let ev = reg.event(
         &c.actor(),
         &c.source,
         "delete-namespace",
         &name,
         Outcome::Success,
         &detail,
-    )
-    .await;
+    );
+    let done = reg.audited(Change::DeleteNamespace(name.clone()), move |d| {
+        d.removed().then_some(ev)
+    });
+    if !done.await?.removed() {
+        return Err(not_found(format!("namespace {name} not found")));
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -715,22 +723,21 @@ async fn set_member<B: BlobStore, M: MetaStore>(
         return Err(not_found(format!("user {user} not found")));
     }
     let old = member_role(&*reg, &name, &user).await?;
-    reg.meta
-        .set_membership(Membership {
-            namespace: name.clone(),
-            user: user.clone(),
-            role: r.role,
-        })
-        .await?;
-    reg.audit(
+    let ev = reg.event(
         &c.actor(),
         &c.source,
         "set-member",
         &format!("{name}/{user}"),
         Outcome::Success,
         &crate::change::role_change(old, Some(r.role)),
-    )
-    .await;
+    );
+    let m = Membership {
+        namespace: name.clone(),
+        user: user.clone(),
+        role: r.role,
+    };
+    reg.audited(Change::SetMembership(m), move |_| Some(ev))
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -743,18 +750,22 @@ async fn remove_member<B: BlobStore, M: MetaStore>(
     reg.require_role(&c, &name, Role::Admin, "remove-member")
         .await?;
     let old = member_role(&*reg, &name, &user).await?;
-    if !reg.meta.remove_membership(&name, &user).await? {
-        return Err(not_found(format!("{user} is not a member of {name}")));
-    }
-    reg.audit(
+    let ev = reg.event(
         &c.actor(),
         &c.source,
         "remove-member",
         &format!("{name}/{user}"),
         Outcome::Success,
         &crate::change::role_change(old, None),
-    )
-    .await;
+    );
+    let change = Change::RemoveMembership {
+        namespace: name.clone(),
+        user: user.clone(),
+    };
+    let done = reg.audited(change, move |d| d.removed().then_some(ev));
+    if !done.await?.removed() {
+        return Err(not_found(format!("{user} is not a member of {name}")));
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use caisson_audit::Outcome;
 use caisson_oci::Digest;
 use caisson_registry_store::{
-    now_ms, BlobStore, ByteRange, ByteStream, MetaStore, StoreError, UploadRecord,
+    now_ms, BlobStore, ByteRange, ByteStream, Change, MetaStore, StoreError, UploadRecord,
 };
 use futures_util::TryStreamExt;
 
@@ -125,21 +125,25 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         digest: &str,
     ) -> ApiResult<Response> {
         let d = parse_digest(digest)?;
-        if !self.meta.unlink_blob(name, &d).await? {
-            return Err(ApiError::new(
-                Code::BlobUnknown,
-                format!("blob {d} is not in {name}"),
-            ));
-        }
-        self.audit(
+        let ev = self.event(
             &ctx.actor(),
             &ctx.source,
             "delete-blob",
             &format!("{name}@{d}"),
             Outcome::Success,
             "",
-        )
-        .await;
+        );
+        let change = Change::UnlinkBlob {
+            repo: name.to_string(),
+            digest: d.clone(),
+        };
+        let done = self.audited(change, move |done| done.removed().then_some(ev));
+        if !done.await?.removed() {
+            return Err(ApiError::new(
+                Code::BlobUnknown,
+                format!("blob {d} is not in {name}"),
+            ));
+        }
         Ok(StatusCode::ACCEPTED.into_response())
     }
 
@@ -220,7 +224,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                 Outcome::Denied,
                 &msg,
             )
-            .await;
+            .await?;
             return Err(ApiError::new(Code::QuotaExceeded, msg));
         }
         Ok(())
@@ -246,21 +250,25 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     Outcome::Denied,
                     &format!("from {from}: no pull access to the source repository"),
                 )
-                .await;
+                .await?;
             }
             if readable && self.meta.blob_linked(&from, &d).await? {
                 if let Some(size) = self.blobs.stat(&d).await? {
                     self.check_quota(ctx, name, &d, size).await?;
-                    self.meta.link_blob(name, &d, size).await?;
-                    self.audit(
+                    let ev = self.event(
                         &ctx.actor(),
                         &ctx.source,
                         "mount-blob",
                         &format!("{name}@{d}"),
                         Outcome::Success,
                         &format!("from {from}"),
-                    )
-                    .await;
+                    );
+                    let change = Change::LinkBlob {
+                        repo: name.to_string(),
+                        digest: d.clone(),
+                        size,
+                    };
+                    self.audited(change, move |_| Some(ev)).await?;
                     return Ok(Self::created_blob(name, &d));
                 }
             }

@@ -1,4 +1,6 @@
 //! Distribution-spec error responses: `{"errors":[{"code","message","detail"}]}`.
+//! A request the audit log cannot record is refused `503 AUDIT_UNAVAILABLE`
+//! (fail closed; see [`caisson_registry_store::StoreError::AuditFailed`]).
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +26,9 @@ pub enum Code {
     RangeInvalid,
     TagImmutable,
     QuotaExceeded,
+    /// The audit record could not be made durable: the request was not
+    /// carried out (fail closed).
+    AuditUnavailable,
     TooManyRequests,
     Internal,
 }
@@ -47,6 +52,7 @@ impl Code {
             Code::RangeInvalid => "RANGE_INVALID",
             Code::TagImmutable => "TAG_IMMUTABLE",
             Code::QuotaExceeded => "QUOTA_EXCEEDED",
+            Code::AuditUnavailable => "AUDIT_UNAVAILABLE",
             Code::TooManyRequests => "TOOMANYREQUESTS",
             Code::Internal => "INTERNAL_ERROR",
         }
@@ -69,6 +75,7 @@ impl Code {
             Code::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
             Code::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
             Code::TagImmutable => StatusCode::CONFLICT,
+            Code::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -137,6 +144,15 @@ impl From<StoreError> for ApiError {
             }
             StoreError::NotFound { .. } => {
                 ApiError::new(Code::NameUnknown, e.to_string()).with_status(StatusCode::NOT_FOUND)
+            }
+            StoreError::AuditFailed { .. } => {
+                let full = ApiError::internal("audit log", &e);
+                ApiError::new(
+                    Code::AuditUnavailable,
+                    "the audit log cannot record this request, so it was not carried out; retry later",
+                )
+                .with_detail(serde_json::json!({ "error": full.message }))
+                .with_header(axum::http::header::RETRY_AFTER, "30")
             }
             _ => ApiError::internal("storage", &e),
         }

@@ -64,7 +64,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             Outcome::Success,
             &serde_json::to_string(&report).unwrap_or_default(),
         )
-        .await;
+        .await?;
         Ok(report)
     }
 }

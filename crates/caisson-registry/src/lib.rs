@@ -11,6 +11,7 @@
     deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)
 )]
 
+pub mod anchor;
 pub mod api;
 pub mod auth;
 mod blobs;
@@ -28,7 +29,7 @@ pub mod scan;
 mod v2;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -39,7 +40,7 @@ use axum::Router;
 use caisson_audit::{AuditEvent, Outcome};
 use caisson_registry_store::fs::FsBlobStore;
 use caisson_registry_store::sqlite::SqliteMetaStore;
-use caisson_registry_store::{now_ms, BlobStore, MetaStore, StoreError, User};
+use caisson_registry_store::{now_ms, BlobStore, Change, Changed, MetaStore, StoreError, User};
 
 pub use caisson_registry_store as store;
 pub use manifests::{parse_pushed_manifest, Parsed};
@@ -64,6 +65,15 @@ pub struct Config {
     pub pull_audit_every: u64,
     /// Scan on push, re-scan, health.
     pub scan: scan::ScanConfig,
+    /// Sign a checkpoint of the audit chain head after this many records
+    /// (0: only on the interval and at shutdown).
+    pub checkpoint_every: u64,
+    /// Sign a checkpoint this often when the head moved.
+    pub checkpoint_interval: Duration,
+    /// The audit key (default `<data-dir>/audit-key.pem`).
+    pub audit_key: Option<PathBuf>,
+    /// The checkpoint file (default `<data-dir>/audit-checkpoints.jsonl`).
+    pub audit_checkpoints: Option<PathBuf>,
     /// Password verification slots and failed-login throttling.
     pub auth: auth::guard::AuthLimits,
 }
@@ -80,6 +90,10 @@ impl Default for Config {
             upload_ttl: Duration::from_secs(24 * 3600),
             pull_audit_every: 1,
             scan: scan::ScanConfig::default(),
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(60),
+            audit_key: None,
+            audit_checkpoints: None,
             auth: auth::guard::AuthLimits::default(),
         }
     }
@@ -100,6 +114,8 @@ pub struct Registry<B, M> {
     pub(crate) audit_log: group_commit::GroupCommit,
     pub(crate) scan: scan::ScanHub,
     pub(crate) pull_policies: pull::PullPolicies,
+    /// Signed checkpoints of the audit chain (`None`: not anchored).
+    pub(crate) anchor: Option<anchor::Anchoring>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,10 +130,14 @@ pub enum OpenError {
     Key(#[source] auth::token::TokenError),
     #[error("hashing the administrator password")]
     Hash(String),
+    #[error("preparing the audit key and checkpoint file")]
+    Anchor(#[source] anchor::AnchorFileError),
 }
 
 /// The embedded default: blobs under `<dir>/storage`, metadata in `<dir>/meta.sqlite`,
-/// token key in `<dir>/token-key.pem`.
+/// token key in `<dir>/token-key.pem`, the audit key and the signed
+/// checkpoints of the audit chain in `<dir>/audit-key.pem` and
+/// `<dir>/audit-checkpoints.jsonl` (unless configured elsewhere).
 pub fn open_embedded(
     data_dir: &Path,
     config: Config,
@@ -143,7 +163,20 @@ pub fn open_embedded(
     owner_only(&meta_path, 0o600).map_err(store_err)?;
     let tokens = auth::token::TokenKey::load_or_create(&data_dir.join("token-key.pem"))
         .map_err(OpenError::Key)?;
-    Ok(Registry::new(blobs, meta, config, tokens))
+    let key_path = config
+        .audit_key
+        .clone()
+        .unwrap_or_else(|| data_dir.join(anchor::KEY_FILE));
+    let log_path = config
+        .audit_checkpoints
+        .clone()
+        .unwrap_or_else(|| data_dir.join(anchor::CHECKPOINT_FILE));
+    let key = anchor::AuditKey::load_or_create(&key_path).map_err(OpenError::Anchor)?;
+    let log = anchor::CheckpointLog::open(&log_path).map_err(OpenError::Anchor)?;
+    let every = config.checkpoint_every;
+    let mut reg = Registry::new(blobs, meta, config, tokens);
+    reg.anchor = Some(anchor::Anchoring::new(key, log, every));
+    Ok(reg)
 }
 
 /// Sets `path`'s permission bits to `mode` (the data directory and the
@@ -179,6 +212,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             audit_log: group_commit::GroupCommit::default(),
             scan: scan::ScanHub::new(&config.scan),
             pull_policies: pull::PullPolicies::default(),
+            anchor: None,
             config,
         }
     }
@@ -217,31 +251,55 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             _ => (auth::random_secret(), true),
         };
         let hash = auth::hash_secret(&password).map_err(|e| OpenError::Hash(e.to_string()))?;
-        self.meta
-            .create_user(User {
-                name: "admin".into(),
-                password_hash: hash,
-                system_admin: true,
-                created_ms: now_ms(),
-            })
-            .await
-            .map_err(|source| OpenError::Store {
-                path: "metadata".into(),
-                source,
-            })?;
-        self.audit(
+        let user = User {
+            name: "admin".into(),
+            password_hash: hash,
+            system_admin: true,
+            created_ms: now_ms(),
+        };
+        let ev = self.event(
             "system",
             "",
             "create-user",
             "admin",
             Outcome::Success,
             "first administrator",
-        )
-        .await;
+        );
+        self.audited(Change::CreateUser(user), move |_| Some(ev))
+            .await
+            .map_err(|source| OpenError::Store {
+                path: "metadata".into(),
+                source,
+            })?;
         Ok(generated.then_some(password))
     }
 
-    /// Appends an audit record; failures are logged, never hidden silently.
+    /// An audit event of now.
+    pub(crate) fn event(
+        &self,
+        actor: &str,
+        source: &str,
+        action: &str,
+        target: &str,
+        outcome: Outcome,
+        detail: &str,
+    ) -> AuditEvent {
+        AuditEvent {
+            time_ms: now_ms(),
+            actor: actor.into(),
+            source: source.into(),
+            action: action.into(),
+            target: target.into(),
+            outcome,
+            detail: detail.into(),
+        }
+    }
+
+    /// Appends an audit record of something that changes nothing (a pull,
+    /// a denial, an authentication) and returns once it is durable. Fails
+    /// closed: an error ([`StoreError::AuditFailed`], answered 503) means
+    /// the record is not durable and the caller must not go on as if the
+    /// action had been recorded.
     pub async fn audit(
         &self,
         actor: &str,
@@ -250,18 +308,44 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         target: &str,
         outcome: Outcome,
         detail: &str,
-    ) {
-        let ev = AuditEvent {
-            time_ms: now_ms(),
-            actor: actor.into(),
-            source: source.into(),
-            action: action.into(),
-            target: target.into(),
-            outcome,
-            detail: detail.into(),
-        };
-        if let Err(e) = self.audit_log.append(&self.meta, ev).await {
-            tracing::error!("could not write audit record for {action} {target}: {e}");
+    ) -> Result<(), StoreError> {
+        let ev = self.event(actor, source, action, target, outcome, detail);
+        match self.audit_log.append(&self.meta, ev).await {
+            Ok(()) => {
+                if let Some(a) = &self.anchor {
+                    a.note(1);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!("could not write audit record for {action} {target}: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies a metadata change and seals the record `audit` builds from
+    /// its result in the same transaction ([`MetaStore::apply_audited`]):
+    /// if the record cannot be made durable, the change is not made either.
+    pub(crate) async fn audited(
+        &self,
+        change: Change,
+        audit: impl FnOnce(&Changed) -> Option<AuditEvent> + Send + 'static,
+    ) -> Result<Changed, StoreError> {
+        let op = change.op();
+        match self.meta.apply_audited(change, Box::new(audit)).await {
+            Ok((changed, record)) => {
+                if let (Some(a), Some(_)) = (&self.anchor, record) {
+                    a.note(1);
+                }
+                Ok(changed)
+            }
+            Err(e) => {
+                if matches!(e, StoreError::AuditFailed { .. }) {
+                    tracing::error!("{op} not applied: {e}");
+                }
+                Err(e)
+            }
         }
     }
 

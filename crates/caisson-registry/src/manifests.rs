@@ -6,10 +6,11 @@ use axum::extract::Request;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use caisson_audit::Outcome;
+use caisson_audit::{AuditEvent, Outcome};
 use caisson_oci::{media_type, parse_manifest_document, Digest, Hasher, ManifestDocument};
 use caisson_registry_store::{
-    now_ms, BlobStore, ManifestRecord, ManifestRef, MetaStore, RefKind, StoreError,
+    now_ms, BlobStore, Change, Changed, ManifestRecord, ManifestRef, MetaStore, Namespace, RefKind,
+    StoreError,
 };
 use futures_util::StreamExt;
 
@@ -186,7 +187,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     Outcome::Success,
                     &d.to_string(),
                 )
-                .await;
+                .await?;
             }
             Response::new(Body::from(bytes))
         };
@@ -268,6 +269,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             }
         }
         let ns = self.meta.get_namespace(namespace_of(name)).await?;
+        let unknown_namespace = ns.is_none();
         let immutable = ns.is_some_and(|n| n.immutable_tags);
         let target = format!("{name}:{reference}");
         // Refuse an immutable tag move before anything is written: a refused
@@ -282,18 +284,12 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                         tag: t.clone(),
                         current,
                     };
-                    self.audit(
-                        &ctx.actor(),
-                        &ctx.source,
-                        "push-manifest",
-                        &target,
-                        Outcome::Denied,
-                        &e.to_string(),
-                    )
-                    .await;
-                    return Err(e.into());
+                    return Err(self.refuse_tag_move(ctx, &target, e).await);
                 }
             }
+        }
+        if unknown_namespace {
+            self.create_namespace_for_push(ctx, name).await?;
         }
         self.blobs.put(&d, bytes.clone()).await?;
         let media_type_pushed = parsed.media_type.clone();
@@ -312,40 +308,45 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             Reference::Tag(t) => Some(t.clone()),
             Reference::Digest(_) => None,
         };
-        let outcome = match self.meta.put_manifest(record, tag, immutable).await {
-            Ok(o) => o,
+        // The push and its audit record commit together (fail closed).
+        let ev = self.event(
+            &ctx.actor(),
+            &ctx.source,
+            "push-manifest",
+            &target,
+            Outcome::Success,
+            "",
+        );
+        let digest = d.clone();
+        let change = Change::PutManifest {
+            record,
+            tag,
+            immutable_tags: immutable,
+        };
+        let pushed = self.audited(change, move |done| {
+            let prev = match done {
+                Changed::Manifest(o) => o.previous_tag_target.as_ref(),
+                _ => None,
+            };
+            Some(match prev {
+                Some(p) => AuditEvent {
+                    action: "tag-move".into(),
+                    detail: format!("{digest} (tag moved from {p})"),
+                    ..ev
+                },
+                None => AuditEvent {
+                    detail: digest.to_string(),
+                    ..ev
+                },
+            })
+        });
+        match pushed.await {
+            Ok(_) => {}
             Err(e @ StoreError::TagImmutable { .. }) => {
-                self.audit(
-                    &ctx.actor(),
-                    &ctx.source,
-                    "push-manifest",
-                    &target,
-                    Outcome::Denied,
-                    &e.to_string(),
-                )
-                .await;
-                return Err(e.into());
+                return Err(self.refuse_tag_move(ctx, &target, e).await)
             }
             Err(e) => return Err(e.into()),
         };
-        let detail = match &outcome.previous_tag_target {
-            Some(prev) => format!("{d} (tag moved from {prev})"),
-            None => d.to_string(),
-        };
-        let action = if outcome.previous_tag_target.is_some() {
-            "tag-move"
-        } else {
-            "push-manifest"
-        };
-        self.audit(
-            &ctx.actor(),
-            &ctx.source,
-            action,
-            &target,
-            Outcome::Success,
-            &detail,
-        )
-        .await;
         let pushed_tag = match &r {
             Reference::Tag(t) => Some(t.clone()),
             Reference::Digest(_) => None,
@@ -360,6 +361,52 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             set(&mut resp, "oci-subject", &s.to_string());
         }
         Ok(resp)
+    }
+
+    /// A push into a namespace with no record creates it (private, no
+    /// quota, mutable tags, audited) so it can be listed and given members
+    /// and policies. A namespace created meanwhile is left as it is.
+    async fn create_namespace_for_push(&self, ctx: &Ctx, repo: &str) -> ApiResult<()> {
+        let namespace = namespace_of(repo).to_string();
+        let ev = self.event(
+            &ctx.actor(),
+            &ctx.source,
+            "create-namespace",
+            &namespace,
+            Outcome::Success,
+            &format!("created by a push to {repo}: private, mutable tags, no quota"),
+        );
+        let change = Change::CreateNamespace(Namespace {
+            name: namespace,
+            public: false,
+            immutable_tags: false,
+            quota_bytes: None,
+        });
+        self.audited(change, move |done| {
+            matches!(done, Changed::Created(true)).then_some(ev)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Audits a push refused because it would move an immutable tag and
+    /// returns the error to answer (the audit failure, when it cannot be
+    /// recorded).
+    async fn refuse_tag_move(&self, ctx: &Ctx, target: &str, e: StoreError) -> ApiError {
+        match self
+            .audit(
+                &ctx.actor(),
+                &ctx.source,
+                "push-manifest",
+                target,
+                Outcome::Denied,
+                &e.to_string(),
+            )
+            .await
+        {
+            Ok(()) => e.into(),
+            Err(audit) => audit.into(),
+        }
     }
 
     pub(crate) async fn delete_manifest(
@@ -387,24 +434,31 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                         Outcome::Denied,
                         &msg,
                     )
-                    .await;
+                    .await?;
                     return Err(ApiError::new(Code::TagImmutable, msg));
                 }
-                if !self.meta.delete_tag(name, &t).await? {
-                    return Err(ApiError::new(
-                        Code::ManifestUnknown,
-                        format!("tag {t} is not in {name}"),
-                    ));
-                }
-                self.audit(
+                let ev = self.event(
                     &ctx.actor(),
                     &ctx.source,
                     "delete-tag",
                     &target,
                     Outcome::Success,
                     "",
-                )
-                .await;
+                );
+                let change = Change::DeleteTag {
+                    repo: name.to_string(),
+                    tag: t.clone(),
+                };
+                if !self
+                    .audited(change, move |done| done.removed().then_some(ev))
+                    .await?
+                    .removed()
+                {
+                    return Err(ApiError::new(
+                        Code::ManifestUnknown,
+                        format!("tag {t} is not in {name}"),
+                    ));
+                }
             }
             Reference::Digest(d) => {
                 let immutable = self
@@ -412,8 +466,28 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     .get_namespace(namespace_of(name))
                     .await?
                     .is_some_and(|n| n.immutable_tags);
+                let ev = self.event(
+                    &ctx.actor(),
+                    &ctx.source,
+                    "delete-manifest",
+                    &target,
+                    Outcome::Success,
+                    "",
+                );
                 // An immutable tag must not move by deleting what it points at.
-                let deleted = match self.meta.delete_manifest(name, &d, immutable).await {
+                let change = Change::DeleteManifest {
+                    repo: name.to_string(),
+                    digest: d.clone(),
+                    immutable_tags: immutable,
+                };
+                let done = self.audited(change, move |done| match done {
+                    Changed::Untagged(Some(tags)) => Some(AuditEvent {
+                        detail: format!("untagged: {}", tags.join(",")),
+                        ..ev
+                    }),
+                    _ => None,
+                });
+                let done = match done.await {
                     Err(e @ StoreError::TagImmutable { .. }) => {
                         let msg = format!(
                             "{e}; tags in {} are immutable, so the manifest they point at cannot be deleted",
@@ -427,26 +501,17 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                             Outcome::Denied,
                             &msg,
                         )
-                        .await;
+                        .await?;
                         return Err(ApiError::new(Code::TagImmutable, msg));
                     }
                     other => other?,
                 };
-                let Some(tags) = deleted else {
+                if !done.removed() {
                     return Err(ApiError::new(
                         Code::ManifestUnknown,
                         format!("manifest {d} is not in {name}"),
                     ));
-                };
-                self.audit(
-                    &ctx.actor(),
-                    &ctx.source,
-                    "delete-manifest",
-                    &target,
-                    Outcome::Success,
-                    &format!("untagged: {}", tags.join(",")),
-                )
-                .await;
+                }
                 self.on_manifest_deleted(name, &d).await;
             }
         }

@@ -2,7 +2,8 @@
 //! deletions, completed scans, and re-scans that changed a stored digest's
 //! findings (`finding.new-critical` when critical ones are new, else
 //! `findings.changed`), pulls a pull policy blocked (`policy.violation`),
-//! and from reported hosts `container.vulnerable` and `bench.regressed`.
+//! from reported hosts `container.vulnerable` and `bench.regressed`, and
+//! signed checkpoints of the audit chain (`audit.checkpoint`).
 
 use caisson_notify::{events, Notification, Notifier};
 use tokio::sync::broadcast;
@@ -22,6 +23,7 @@ pub fn notification(ev: &RegistryEvent) -> Option<Notification> {
         RegistryEvent::PullBlocked(_) => events::POLICY_VIOLATION,
         RegistryEvent::ContainerVulnerable { .. } => events::CONTAINER_VULNERABLE,
         RegistryEvent::BenchRegressed { .. } => events::BENCH_REGRESSED,
+        RegistryEvent::AuditCheckpoint(_) => events::AUDIT_CHECKPOINT,
     };
     let data = serde_json::to_value(ev).ok()?;
     Some(Notification::new(event, data))

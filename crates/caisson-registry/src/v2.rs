@@ -75,9 +75,9 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     }
 
     /// Audits a successful Basic login at most once a minute per actor and address.
-    async fn audit_login(&self, ctx: &Ctx) {
+    async fn audit_login(&self, ctx: &Ctx) -> ApiResult<()> {
         if ctx.authn.token_access.is_some() || matches!(ctx.authn.principal, Principal::Anonymous) {
-            return;
+            return Ok(());
         }
         let key = format!(
             "{}|{}",
@@ -90,29 +90,42 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     .get(&key)
                     .is_some_and(|t| t.elapsed() < Duration::from_secs(60));
                 if !seen {
-                    m.insert(key, Instant::now());
+                    m.insert(key.clone(), Instant::now());
                 }
                 !seen
             }
             Err(_) => true,
         };
         if fresh {
-            self.audit(
-                &ctx.actor(),
-                &ctx.source,
-                "auth",
-                "basic",
-                Outcome::Success,
-                "",
-            )
-            .await;
+            let audited = self
+                .audit(
+                    &ctx.actor(),
+                    &ctx.source,
+                    "auth",
+                    "basic",
+                    Outcome::Success,
+                    "",
+                )
+                .await;
+            if audited.is_err() {
+                // Not on record: the next request tries again.
+                if let Ok(mut m) = self.auth_seen.lock() {
+                    m.remove(&key);
+                }
+            }
+            audited?;
         }
+        Ok(())
     }
 
     async fn auth_failed(&self, headers: &HeaderMap, source: &str, f: AuthFailure) -> ApiError {
         if f.audited() {
-            self.audit(&f.actor, source, "auth", "v2", Outcome::Failure, &f.reason)
-                .await;
+            if let Err(e) = self
+                .audit(&f.actor, source, "auth", "v2", Outcome::Failure, &f.reason)
+                .await
+            {
+                return e.into();
+            }
         }
         f.to_api_error(&self.challenge(headers, None, false))
     }
@@ -137,7 +150,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             Outcome::Denied,
             "insufficient permissions",
         )
-        .await;
+        .await?;
         let scope_actions = match action {
             Action::Pull => "pull",
             Action::Push => "pull,push",
@@ -208,7 +221,7 @@ async fn dispatch<B: BlobStore, M: MetaStore>(
         Err(f) => return Err(reg.auth_failed(req.headers(), &source, f).await),
     };
     let ctx = Ctx { authn, source };
-    reg.audit_login(&ctx).await;
+    reg.audit_login(&ctx).await?;
     match &route {
         Route::Ping => {
             if matches!(ctx.authn.principal, Principal::Anonymous)
@@ -301,31 +314,35 @@ pub(crate) async fn token<B: BlobStore, M: MetaStore>(
         None => Principal::Anonymous,
         Some(v) => {
             let Some((user, pass)) = parse_basic(v) else {
-                reg.audit(
-                    "anonymous",
-                    &source,
-                    "auth",
-                    "token",
-                    Outcome::Failure,
-                    "malformed Basic credentials",
-                )
-                .await;
-                return ApiError::new(Code::Unauthorized, "malformed Basic credentials")
-                    .into_response();
+                let audited = reg
+                    .audit(
+                        "anonymous",
+                        &source,
+                        "auth",
+                        "token",
+                        Outcome::Failure,
+                        "malformed Basic credentials",
+                    )
+                    .await;
+                return refused(audited, "malformed Basic credentials");
             };
             match reg.login(&user, &pass, &source).await {
                 Ok(p) => p,
                 Err(f) => {
                     if f.audited() {
-                        reg.audit(
-                            &f.actor,
-                            &source,
-                            "auth",
-                            "token",
-                            Outcome::Failure,
-                            &f.reason,
-                        )
-                        .await;
+                        let audited = reg
+                            .audit(
+                                &f.actor,
+                                &source,
+                                "auth",
+                                "token",
+                                Outcome::Failure,
+                                &f.reason,
+                            )
+                            .await;
+                        if let Err(e) = audited {
+                            return ApiError::from(e).into_response();
+                        }
                     }
                     return f.to_api_error("Basic realm=\"caisson\"").into_response();
                 }
@@ -366,15 +383,20 @@ pub(crate) async fn token<B: BlobStore, M: MetaStore>(
             .iter()
             .map(|a| format!("{}:{}:{}", a.kind, a.name, a.actions.join(",")))
             .collect();
-        reg.audit(
-            &principal.actor(),
-            &source,
-            "auth",
-            "token",
-            Outcome::Success,
-            &granted.join(" "),
-        )
-        .await;
+        let audited = reg
+            .audit(
+                &principal.actor(),
+                &source,
+                "auth",
+                "token",
+                Outcome::Success,
+                &granted.join(" "),
+            )
+            .await;
+        // No token is issued unless its issuance is on record.
+        if let Err(e) = audited {
+            return ApiError::from(e).into_response();
+        }
     }
     let token = reg.tokens.sign(&claims);
     axum::Json(serde_json::json!({
@@ -494,6 +516,14 @@ pub(crate) fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A refused login: 401, or 503 when the refusal could not be audited.
+fn refused(audited: Result<(), caisson_registry_store::StoreError>, message: &str) -> Response {
+    match audited {
+        Ok(()) => ApiError::new(Code::Unauthorized, message).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
 }
 
 #[cfg(test)]

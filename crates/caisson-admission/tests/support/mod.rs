@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use caisson_admission::manifests::certificates;
-use caisson_admission::{router, AdmissionState, DecisionSink, JsonLinesSink, ServerLimits};
+use caisson_admission::{
+    resolve::FactsSource, router, AdmissionState, DecisionSink, JsonLinesSink, ServerLimits,
+};
 use caisson_policy::{Config, PolicySet, SupplyChainFacts};
 use serde_json::{json, Value as Json};
 
@@ -47,8 +49,19 @@ pub fn policies(ids: &[&str], config: &str) -> PolicySet {
 
 impl Webhook {
     pub fn start(set: PolicySet, limits: ServerLimits) -> Webhook {
+        Webhook::start_with(set, limits, None, None)
+    }
+
+    /// [`Webhook::start`] with live facts and the decision log at `log`
+    /// (default: a file in a fresh temporary directory).
+    pub fn start_with(
+        set: PolicySet,
+        limits: ServerLimits,
+        source: Option<Arc<dyn FactsSource>>,
+        log: Option<PathBuf>,
+    ) -> Webhook {
         let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("decisions.jsonl");
+        let log = log.unwrap_or_else(|| dir.path().join("decisions.jsonl"));
         let sink: Arc<dyn DecisionSink> = Arc::new(JsonLinesSink::open(&log).unwrap());
         let (ca, cert, key) = certificates("caisson", "webhook").unwrap();
         let tls = caisson_admission::tls::server_config_from_pem(
@@ -58,8 +71,14 @@ impl Webhook {
             "key",
         )
         .unwrap();
-        let state =
-            AdmissionState::new(set, SupplyChainFacts::default(), Some(sink), limits).unwrap();
+        let state = AdmissionState::with_source(
+            set,
+            SupplyChainFacts::default(),
+            source,
+            Some(sink),
+            limits,
+        )
+        .unwrap();
         let app = router(state);
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
@@ -73,9 +92,15 @@ impl Webhook {
                 .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-                caisson_admission::tls::serve(listener, tls, app, async {
-                    let _ = stopped.await;
-                })
+                caisson_http::serve(
+                    listener,
+                    Some(tls),
+                    app,
+                    caisson_http::Limits::default(),
+                    async {
+                        let _ = stopped.await;
+                    },
+                )
                 .await;
             });
         });

@@ -1,9 +1,9 @@
 //! SQL for users, robots, namespaces, memberships and the audit chain.
 
 use caisson_audit::{AuditEvent, AuditRecord, Outcome};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::backend;
+use super::{backend, begin};
 use crate::{Membership, Namespace, PullPolicy, Result, Robot, RobotScope, Role, StoreError, User};
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -189,6 +189,23 @@ pub fn put_namespace(c: &mut Connection, ns: &Namespace) -> Result<()> {
     )
     .map_err(backend("store namespace"))?;
     Ok(())
+}
+
+/// Inserts `ns` unless a namespace of that name exists; true when inserted.
+pub fn create_namespace(c: &mut Connection, ns: &Namespace) -> Result<bool> {
+    let n = c
+        .execute(
+            "INSERT INTO namespaces(name, public, immutable_tags, quota_bytes) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(name) DO NOTHING",
+            params![
+                ns.name,
+                ns.public,
+                ns.immutable_tags,
+                ns.quota_bytes.map(|q| i64::try_from(q).unwrap_or(i64::MAX))
+            ],
+        )
+        .map_err(backend("create namespace"))?;
+    Ok(n == 1)
 }
 
 fn ns_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Namespace> {
@@ -387,9 +404,7 @@ pub fn append_audit(c: &mut Connection, event: AuditEvent) -> Result<AuditRecord
 
 /// Seals `events` in order onto the chain in one transaction.
 pub fn append_audit_batch(c: &mut Connection, events: Vec<AuditEvent>) -> Result<Vec<AuditRecord>> {
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend("begin audit append"))?;
+    let tx = begin(c).map_err(backend("begin audit append"))?;
     let mut last = tx
         .query_row(
             &format!("SELECT {AUDIT_COLS} FROM audit ORDER BY seq DESC LIMIT 1"),
@@ -426,6 +441,18 @@ pub fn append_audit_batch(c: &mut Connection, events: Vec<AuditEvent>) -> Result
     }
     tx.commit().map_err(backend("commit audit record"))?;
     Ok(out)
+}
+
+pub fn audit_head(c: &mut Connection) -> Result<Option<AuditRecord>> {
+    c.query_row(
+        &format!("SELECT {AUDIT_COLS} FROM audit ORDER BY seq DESC LIMIT 1"),
+        [],
+        audit_row,
+    )
+    .optional()
+    .map_err(backend("read last audit record"))?
+    .map(to_audit)
+    .transpose()
 }
 
 pub fn audit_records(c: &mut Connection, after: i64, limit: u32) -> Result<Vec<AuditRecord>> {

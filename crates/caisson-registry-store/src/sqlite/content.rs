@@ -3,9 +3,9 @@
 use std::collections::HashSet;
 
 use caisson_oci::Digest;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{backend, parse_digest};
+use super::{backend, begin, parse_digest};
 use crate::{
     now_ms, ManifestRecord, ManifestRef, PutManifestOutcome, RefKind, Result, StoreError,
     UploadRecord,
@@ -58,9 +58,7 @@ pub fn put_manifest(
     tag: Option<&str>,
     immutable_tags: bool,
 ) -> Result<PutManifestOutcome> {
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend("begin manifest transaction"))?;
+    let tx = begin(c).map_err(backend("begin manifest transaction"))?;
     let digest = rec.digest.to_string();
     let mut outcome = PutManifestOutcome::default();
     if let Some(tag) = tag {
@@ -221,9 +219,7 @@ pub fn delete_manifest(
     digest: &str,
     immutable_tags: bool,
 ) -> Result<Option<Vec<String>>> {
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend("begin delete"))?;
+    let tx = begin(c).map_err(backend("begin delete"))?;
     if immutable_tags {
         let tag: Option<String> = tx
             .query_row(

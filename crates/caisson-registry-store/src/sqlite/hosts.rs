@@ -1,6 +1,6 @@
 //! The hosts schema and the [`HostStore`] impl of the SQLite store.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::backend;
 use crate::hosts::*;
@@ -37,9 +37,7 @@ fn to_u64(v: i64) -> u64 {
 }
 
 pub(super) fn store(c: &mut Connection, u: HostUpdate) -> Result<ReportOutcome> {
-    let tx = c
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend("begin host report"))?;
+    let tx = super::begin(c).map_err(backend("begin host report"))?;
     let existing: Option<i64> = tx
         .query_row(
             "SELECT last_seq FROM hosts WHERE id = ?1",

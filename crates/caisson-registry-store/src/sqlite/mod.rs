@@ -14,11 +14,12 @@ use caisson_oci::Digest;
 use rusqlite::Connection;
 
 use crate::{
-    ManifestRecord, Membership, MetaStore, Namespace, PullPolicy, PutManifestOutcome, Result,
-    Robot, StoreError, UploadRecord, User,
+    AuditFor, Change, Changed, ManifestRecord, Membership, MetaStore, Namespace, PullPolicy,
+    PutManifestOutcome, Result, Robot, StoreError, UploadRecord, User,
 };
 
 mod access;
+mod audited;
 mod content;
 mod hosts;
 mod scan;
@@ -76,6 +77,43 @@ pub(crate) fn backend(op: &'static str) -> impl FnOnce(rusqlite::Error) -> Store
     }
 }
 
+/// A transaction, or a savepoint when the connection is already inside one
+/// (an audited change, [`audited::apply`]): functions that need atomicity
+/// take one and stay composable.
+pub(crate) enum Tx<'c> {
+    Top(rusqlite::Transaction<'c>),
+    Nested(rusqlite::Savepoint<'c>),
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Tx::Top(t) => t,
+            Tx::Nested(s) => s,
+        }
+    }
+}
+
+impl Tx<'_> {
+    pub(crate) fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Tx::Top(t) => t.commit(),
+            Tx::Nested(s) => s.commit(),
+        }
+    }
+}
+
+/// `BEGIN IMMEDIATE`, or a savepoint inside an open transaction.
+pub(crate) fn begin(c: &mut Connection) -> rusqlite::Result<Tx<'_>> {
+    if c.is_autocommit() {
+        c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map(Tx::Top)
+    } else {
+        c.savepoint().map(Tx::Nested)
+    }
+}
+
 pub(crate) fn parse_digest(s: &str) -> Result<Digest> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("stored digest {s:?} is invalid")))
@@ -112,6 +150,12 @@ impl SqliteMetaStore {
                 op,
                 source: "metadata connection mutex poisoned".into(),
             })?;
+            // A call that panicked inside an audited change left it open.
+            if !guard.is_autocommit() {
+                guard
+                    .execute_batch("ROLLBACK")
+                    .map_err(backend("roll back an interrupted transaction"))?;
+            }
             f(&mut guard)
         })
         .await
@@ -349,5 +393,17 @@ impl MetaStore for SqliteMetaStore {
             access::audit_records(c, after, limit)
         })
         .await
+    }
+    async fn audit_head(&self) -> Result<Option<AuditRecord>> {
+        self.run("read the audit chain head", access::audit_head)
+            .await
+    }
+    async fn apply_audited(
+        &self,
+        change: Change,
+        audit: AuditFor,
+    ) -> Result<(Changed, Option<AuditRecord>)> {
+        self.run(change.op(), move |c| audited::apply(c, change, audit))
+            .await
     }
 }

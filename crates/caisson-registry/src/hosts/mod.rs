@@ -21,19 +21,19 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use caisson_audit::Outcome;
+use caisson_audit::{AuditEvent, Outcome};
 use caisson_model::host_report::{self, HostReport, MAX_REPORT_BYTES};
 use caisson_oci::Digest;
 use caisson_registry_store::hosts::{
     HostContainer, HostRecord, HostUpdate, ReportLine, ReportOutcome, StoredBench,
 };
-use caisson_registry_store::{now_ms, BlobStore, MetaStore, StoredFinding};
+use caisson_registry_store::{now_ms, BlobStore, Change, Changed, MetaStore, StoredFinding};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::{bad, not_found, Caller};
 use crate::auth::rbac::Principal;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult, Code};
 use crate::scan::RegistryEvent;
 use crate::v2::source_of;
 use crate::Registry;
@@ -349,36 +349,51 @@ async fn report<B: BlobStore, M: MetaStore>(
         containers,
         bench,
     };
-    match reg.meta.store_host_report(update).await? {
+    // The report and its audit record commit together (fail closed); a
+    // re-delivered report changes nothing and records nothing.
+    let ev = reg.event(
+        &c.actor(),
+        &c.source,
+        "host-report",
+        &id,
+        Outcome::Success,
+        &format!(
+            "seq {}, reason {}, {} container(s), hostname {}",
+            r.seq,
+            r.reason,
+            r.containers.len(),
+            r.host.hostname
+        ),
+    );
+    let done = reg
+        .audited(Change::HostReport(Box::new(update)), move |done| match done {
+            Changed::HostReport(ReportOutcome::Stored { new_host, .. }) => Some(AuditEvent {
+                action: if *new_host {
+                    "host-register".into()
+                } else {
+                    "host-report".into()
+                },
+                ..ev
+            }),
+            _ => None,
+        })
+        .await?;
+    let outcome = match done {
+        Changed::HostReport(o) => o,
+        other => {
+            return Err(ApiError::new(
+                Code::Internal,
+                format!("storing a host report answered {other:?}"),
+            ))
+        }
+    };
+    match outcome {
         ReportOutcome::Duplicate { last_seq } => Ok((
             StatusCode::OK,
             Json(json!({"host": id, "seq": r.seq, "stored": false, "last_seq": last_seq})),
         )
             .into_response()),
-        ReportOutcome::Stored {
-            new_host,
-            previous_bench,
-        } => {
-            let action = if new_host {
-                "host-register"
-            } else {
-                "host-report"
-            };
-            reg.audit(
-                &c.actor(),
-                &c.source,
-                action,
-                &id,
-                Outcome::Success,
-                &format!(
-                    "seq {}, reason {}, {} container(s), hostname {}",
-                    r.seq,
-                    r.reason,
-                    r.containers.len(),
-                    r.host.hostname
-                ),
-            )
-            .await;
+        ReportOutcome::Stored { previous_bench, .. } => {
             if let (Some(prev), Some(new)) = (previous_bench, new_doc) {
                 if let Some(reg_) = watch::bench_regression(&prev.document, &new) {
                     reg.audit(
@@ -394,7 +409,7 @@ async fn report<B: BlobStore, M: MetaStore>(
                             reg_.newly_warn.join(",")
                         ),
                     )
-                    .await;
+                    .await?;
                     reg.publish(RegistryEvent::BenchRegressed {
                         host: id.clone(),
                         hostname: r.host.hostname.clone(),

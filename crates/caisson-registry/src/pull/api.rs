@@ -68,16 +68,19 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             super::compile(ns, p).map_err(|e| bad(format!("pull policy: {e}")))?;
         }
         let old = self.meta.pull_policy(ns).await?;
-        self.meta.set_pull_policy(ns, new.clone()).await?;
-        self.audit(
+        let ev = self.event(
             &c.actor(),
             &c.source,
             action,
             ns,
             Outcome::Success,
             &format!("{}→{}", summary(old.as_ref()), summary(new.as_ref())),
-        )
-        .await;
+        );
+        let change = caisson_registry_store::Change::SetPullPolicy {
+            namespace: ns.to_string(),
+            policy: new.clone(),
+        };
+        self.audited(change, move |_| Some(ev)).await?;
         Ok(body(ns, new.as_ref()))
     }
 }

@@ -278,7 +278,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             Outcome::Denied,
             &message,
         )
-        .await;
+        .await?;
         let detail = serde_json::to_value(&denial).unwrap_or_default();
         self.publish(RegistryEvent::PullBlocked(Box::new(denial)));
         Err(ApiError::new(Code::Denied, message).with_detail(detail))

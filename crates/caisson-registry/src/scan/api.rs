@@ -187,7 +187,7 @@ async fn repo_post<B: BlobStore, M: MetaStore>(
         Outcome::Success,
         &format!("{queued} job(s) queued"),
     )
-    .await;
+    .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(serde_json::json!({
@@ -266,7 +266,7 @@ async fn rescan<B: BlobStore, M: MetaStore>(
                 Outcome::Success,
                 &serde_json::to_string(&report).unwrap_or_default(),
             )
-            .await;
+            .await?;
             Ok(Json(report).into_response())
         }
         Err(RescanError::NoDatabase) => Err(ApiError::new(
@@ -320,16 +320,19 @@ async fn put_settings<B: BlobStore, M: MetaStore>(
         }
         None => None,
     };
-    reg.meta.set_scan_threshold(&name, t.clone()).await?;
-    reg.audit(
+    let ev = reg.event(
         &c.actor(),
         &source,
         "update-scan-settings",
         &name,
         Outcome::Success,
         t.as_deref().unwrap_or("default"),
-    )
-    .await;
+    );
+    let change = caisson_registry_store::Change::SetScanThreshold {
+        namespace: name.clone(),
+        threshold: t.clone(),
+    };
+    reg.audited(change, move |_| Some(ev)).await?;
     let t = reg.scan_threshold(&name).await?;
     Ok(Json(serde_json::json!({ "severity_threshold": t })).into_response())
 }

@@ -172,24 +172,21 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             );
             return Ok(false);
         }
-        if self
-            .meta
-            .delete_manifest(repo, sbom_manifest, false)
-            .await?
-            .is_none()
-        {
-            return Ok(false);
-        }
-        self.audit(
+        let ev = self.event(
             "system",
             "",
             "delete-manifest",
             &format!("{repo}:{sbom_manifest}"),
             Outcome::Success,
             &format!("SBOM referrer of deleted {subject}"),
-        )
-        .await;
-        Ok(true)
+        );
+        let change = caisson_registry_store::Change::DeleteManifest {
+            repo: repo.to_string(),
+            digest: sbom_manifest.clone(),
+            immutable_tags: false,
+        };
+        let done = self.audited(change, move |done| done.removed().then_some(ev));
+        Ok(done.await?.removed())
     }
 }
 

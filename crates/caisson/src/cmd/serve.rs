@@ -83,17 +83,80 @@ pub struct ServeArgs {
     /// deliveries are logged to `<data-dir>/webhook-deliveries.jsonl`.
     #[arg(long, value_name = "FILE")]
     pub webhooks: Option<PathBuf>,
+    /// Key that signs checkpoints of the audit chain (created 0600 if
+    /// missing). Default: `<data-dir>/audit-key.pem`.
+    #[arg(long, value_name = "FILE")]
+    pub audit_key: Option<PathBuf>,
+    /// Append-only file of signed audit checkpoints. Default:
+    /// `<data-dir>/audit-checkpoints.jsonl`.
+    #[arg(long, value_name = "FILE")]
+    pub audit_checkpoints: Option<PathBuf>,
+    /// Sign a checkpoint after this many audit records (0: interval only).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub checkpoint_every: u64,
+    /// Seconds between checkpoints while the audit chain grows.
+    #[arg(long, value_name = "S", default_value_t = 60)]
+    pub checkpoint_interval: u64,
 }
 
-/// Admission decisions into the registry's hash-chained audit log. The sink
-/// is called on the evaluation threads; records go through a channel to one
-/// task that appends them.
-struct AuditSink(tokio::sync::mpsc::UnboundedSender<DecisionRecord>);
+/// Decisions waiting for the audit log at once; beyond, a decision is
+/// refused (and so denied) without waiting.
+const ADMISSION_AUDIT_IN_FLIGHT: usize = 64;
+
+type EmbeddedRegistry = caisson_registry::Registry<
+    caisson_registry::store::fs::FsBlobStore,
+    caisson_registry::store::sqlite::SqliteMetaStore,
+>;
+
+/// Admission decisions into the registry's hash-chained audit log, durable
+/// before the webhook answers. The sink is called on an evaluation thread
+/// (or a blocking thread for deadline denials) and waits there for the
+/// group commit: a slow log holds evaluation threads, the bounded
+/// evaluation queue fills and the webhook answers 503 (the API server
+/// applies `failurePolicy`). At most [`ADMISSION_AUDIT_IN_FLIGHT`]
+/// decisions wait at once; one more, or one whose append fails, is an
+/// error, and the webhook denies that request (fail closed).
+struct AuditSink {
+    reg: Arc<EmbeddedRegistry>,
+    runtime: tokio::runtime::Handle,
+    in_flight: tokio::sync::Semaphore,
+    violations: Option<caisson_notify::Notifier>,
+}
 
 impl DecisionSink for AuditSink {
-    fn record(&self, decision: &DecisionRecord) -> Result<(), caisson_admission::AdmissionError> {
-        // A closed channel means the server is shutting down; nothing to keep.
-        let _ = self.0.send(decision.clone());
+    fn record(&self, d: &DecisionRecord) -> Result<(), caisson_admission::AdmissionError> {
+        let refused = |why: String| caisson_admission::AdmissionError::Record(why);
+        let _permit = self.in_flight.try_acquire().map_err(|_| {
+            refused(format!(
+                "{ADMISSION_AUDIT_IN_FLIGHT} decisions already wait for the audit log"
+            ))
+        })?;
+        let target = match &d.namespace {
+            Some(ns) => format!("{} {ns}/{}", d.kind, d.name),
+            None => format!("{} {}", d.kind, d.name),
+        };
+        let outcome = if d.allowed {
+            Outcome::Success
+        } else {
+            Outcome::Denied
+        };
+        let detail = serde_json::to_string(d).unwrap_or_default();
+        self.runtime
+            .block_on(self.reg.audit(
+                &d.user,
+                "kubernetes",
+                "admission.review",
+                &target,
+                outcome,
+                &detail,
+            ))
+            .map_err(|e| refused(format!("audit log: {e}")))?;
+        if let (false, Some(n)) = (d.allowed, &self.violations) {
+            n.send(caisson_notify::Notification::new(
+                caisson_notify::events::POLICY_VIOLATION,
+                serde_json::json!({"gate": "admission", "decision": d}),
+            ));
+        }
         Ok(())
     }
 }
@@ -120,6 +183,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             job_retention: Duration::from_secs(args.scan_retention_days.saturating_mul(86_400)),
             ..Default::default()
         },
+        checkpoint_every: args.checkpoint_every,
+        checkpoint_interval: Duration::from_secs(args.checkpoint_interval.max(1)),
+        audit_key: args.audit_key.clone(),
+        audit_checkpoints: args.audit_checkpoints.clone(),
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -171,6 +238,14 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    if let Err(e) = reg.check_last_checkpoint().await {
+        eprintln!(
+            "error: the audit log does not match its last signed checkpoint: {e}\nhint: run `caisson audit verify --data-dir {}`; serving on, new checkpoints do not hide the old ones",
+            args.data_dir.display()
+        );
+    }
+    // Checkpoints go out as `audit.checkpoint` webhooks too: subscribed above.
+    reg.start_anchoring(Duration::from_secs(args.checkpoint_interval.max(1)));
     reg.start_scanning()
         .await
         .context("starting the scan workers")?;
@@ -196,41 +271,13 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
             args.admission_config.as_deref(),
             args.admission_facts.as_deref(),
         )?;
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<DecisionRecord>();
-        let audit_reg = reg.clone();
-        let violations = notifier.clone();
-        tokio::spawn(async move {
-            while let Some(d) = rx.recv().await {
-                if let (false, Some(n)) = (d.allowed, &violations) {
-                    n.send(caisson_notify::Notification::new(
-                        caisson_notify::events::POLICY_VIOLATION,
-                        serde_json::json!({"gate": "admission", "decision": &d}),
-                    ));
-                }
-                let target = match &d.namespace {
-                    Some(ns) => format!("{} {ns}/{}", d.kind, d.name),
-                    None => format!("{} {}", d.kind, d.name),
-                };
-                let outcome = if d.allowed {
-                    Outcome::Success
-                } else {
-                    Outcome::Denied
-                };
-                let detail = serde_json::to_string(&d).unwrap_or_default();
-                audit_reg
-                    .audit(
-                        &d.user,
-                        "kubernetes",
-                        "admission.review",
-                        &target,
-                        outcome,
-                        &detail,
-                    )
-                    .await;
-            }
-        });
         let policies = set.policies().len();
-        let sink: Arc<dyn DecisionSink> = Arc::new(AuditSink(tx));
+        let sink: Arc<dyn DecisionSink> = Arc::new(AuditSink {
+            reg: reg.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            in_flight: tokio::sync::Semaphore::new(ADMISSION_AUDIT_IN_FLIGHT),
+            violations: notifier.clone(),
+        });
         let source = args.trust.source()?;
         let state =
             AdmissionState::with_source(set, facts, source, Some(sink), ServerLimits::default())?;
@@ -261,25 +308,91 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         tls,
         app,
         caisson_http::Limits::default(),
-        shutdown_signal(),
+        caisson_http::shutdown_signal(),
     )
     .await;
+    // No request is in flight any more; scan workers finish the job they
+    // hold (its results and record stored) and take no other.
+    let (stopped, workers) = reg.stop_scanning(Duration::from_secs(30)).await;
+    if stopped < workers {
+        eprintln!(
+            "{} scan worker(s) still busy after 30 s: their jobs run again at the next start",
+            workers - stopped
+        );
+    }
+    // Requests have drained: their records are in the chain, so the last
+    // checkpoint covers everything this process wrote.
+    match reg.checkpoint_audit().await {
+        Ok(Some(cp)) => eprintln!("audit checkpoint at record {} ({})", cp.seq, cp.hash),
+        Ok(None) => {}
+        Err(e) => eprintln!("error: audit checkpoint at shutdown failed: {e}"),
+    }
     eprintln!("caisson registry stopped");
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use caisson_registry::store::MetaStore;
+
+    fn decision(name: &str) -> DecisionRecord {
+        DecisionRecord {
+            time: "2026-12-06T00:00:00Z".into(),
+            uid: name.into(),
+            operation: "CREATE".into(),
+            allowed: false,
+            kind: "v1/Pod".into(),
+            namespace: Some("team".into()),
+            name: name.into(),
+            sub_resource: None,
+            user: "alice".into(),
+            dry_run: false,
+            denied_by: vec!["no-latest".into()],
+            warned_by: vec![],
+            audited_by: vec![],
+            note: None,
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
+    }
+
+    /// The admission → audit bridge is bounded: with every slot taken a
+    /// decision is refused (the webhook then denies, fail closed) and nothing
+    /// is recorded for it; once a slot frees, decisions are recorded again.
+    #[test]
+    fn admission_audit_bridge_refuses_past_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let reg = Arc::new(
+            rt.block_on(async { open_embedded(dir.path(), Config::default()) })
+                .unwrap(),
+        );
+        let sink = AuditSink {
+            reg: reg.clone(),
+            runtime: rt.handle().clone(),
+            in_flight: tokio::sync::Semaphore::new(ADMISSION_AUDIT_IN_FLIGHT),
+            violations: None,
+        };
+        let held = sink
+            .in_flight
+            .try_acquire_many(ADMISSION_AUDIT_IN_FLIGHT as u32)
+            .unwrap();
+        let err = sink.record(&decision("refused")).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "{ADMISSION_AUDIT_IN_FLIGHT} decisions already wait"
+            )),
+            "{err}"
+        );
+        drop(held);
+        sink.record(&decision("recorded")).unwrap();
+        let records = rt.block_on(reg.meta().audit_records(0, 100)).unwrap();
+        let reviews: Vec<_> = records
+            .iter()
+            .filter(|r| r.event.action == "admission.review")
+            .collect();
+        assert_eq!(reviews.len(), 1, "{reviews:?}");
+        assert_eq!(reviews[0].event.target, "v1/Pod team/recorded");
+        assert_eq!(reviews[0].event.outcome, Outcome::Denied);
     }
 }
