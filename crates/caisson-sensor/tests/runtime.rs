@@ -15,7 +15,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use caisson_sensor::alert::DROPS_RULE;
-use caisson_sensor::pipeline::{Pipeline, SensorConfig};
+use caisson_sensor::pipeline::{Engine, Pipeline, SensorConfig};
+use caisson_sensor::{Alert, DockerDirectory, RuleSet};
 
 mod support;
 use support::*;
@@ -400,6 +401,8 @@ fn exec_source_past_its_queue_limit_drops_and_counts() {
     let config = SensorConfig {
         queue_capacity: 8,
         conntrack: false,
+        files: false,
+        resources: false,
         duration: Some(Duration::from_secs(1)),
         ..SensorConfig::default()
     };

@@ -104,7 +104,7 @@ impl Container {
 }
 
 impl Drop for Container {
-    pub fn drop(&mut self) {
+    fn drop(&mut self) {
         let _ = docker(&self.host).args(["rm", "-f", &self.name]).output();
     }
 }
