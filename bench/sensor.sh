@@ -31,8 +31,12 @@ docker -H "$host" run -d --name "$name" "$image" sleep 3600 >/dev/null
 id="$(docker -H "$host" inspect -f '{{.Id}}' "$name")"
 
 loop="i=0; while [ \$i -lt $n ]; do /bin/true; i=\$((i+1)); done"
-execs() {  # seconds for N execs inside the container (the docker exec itself excluded)
-  docker -H "$host" exec "$name" sh -c "s=\$(date +%s%N); $loop; e=\$(date +%s%N); echo \$(( (e-s)/1000000 ))"
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+execs() {  # ms for N execs inside the container, minus a no-op docker exec
+  local a b c
+  a=$(now_ms); docker -H "$host" exec "$name" true; b=$(now_ms)
+  docker -H "$host" exec "$name" sh -c "$loop"; c=$(now_ms)
+  echo $(( (c - b) - (b - a) ))
 }
 
 # Profile for monitor/protect: learn while the loop runs once.

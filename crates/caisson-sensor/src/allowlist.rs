@@ -103,13 +103,14 @@ impl Profile {
             return Err(invalid("`image` is empty".into()));
         }
         if p.executables.len() > MAX_EXECUTABLES {
-            return Err(invalid(format!(
-                "more than {MAX_EXECUTABLES} executables"
-            )));
+            return Err(invalid(format!("more than {MAX_EXECUTABLES} executables")));
         }
         for e in &p.executables {
             if !e.path.starts_with('/') {
-                return Err(invalid(format!("executable path {:?} is not absolute", e.path)));
+                return Err(invalid(format!(
+                    "executable path {:?} is not absolute",
+                    e.path
+                )));
             }
             if e.sha256.len() != 64 || !e.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(invalid(format!(
@@ -146,7 +147,8 @@ impl Profile {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let header = "# Caisson executable allowlist (docs/runtime.md, \"Executable allowlists\").\n";
+        let header =
+            "# Caisson executable allowlist (docs/runtime.md, \"Executable allowlists\").\n";
         fs_err::write(path, format!("{header}{text}")).map_err(|source| ProfileError::Write {
             path: path.to_path_buf(),
             source,
@@ -158,7 +160,13 @@ impl Profile {
         let safe: String = self
             .image
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         format!("{safe}.yaml")
     }
@@ -309,7 +317,11 @@ mod tests {
         let mut l = Learner::default();
         l.record("sha256:img", "alpine:3", exe("/bin/busybox", 10, 5));
         l.record("sha256:img", "alpine:3", exe("/bin/busybox", 10, 5));
-        l.record("sha256:img", "alpine:3", exe("/lib/ld-musl-x86_64.so.1", 3, 7));
+        l.record(
+            "sha256:img",
+            "alpine:3",
+            exe("/lib/ld-musl-x86_64.so.1", 3, 7),
+        );
         let ps = l.profiles();
         assert_eq!(ps.len(), 1);
         let dir = tempfile::tempdir().unwrap();

@@ -41,13 +41,31 @@ pub struct Metrics {
 }
 
 const CONTAINER_SERIES: [(&str, &str); 7] = [
-    ("caisson_container_cpu_seconds", "CPU time used by the container (cumulative, from cpuacct.usage / cpu.stat)"),
-    ("caisson_container_memory_bytes", "Memory working set (usage minus inactive page cache)"),
-    ("caisson_container_memory_limit_bytes", "Memory limit (absent: none)"),
-    ("caisson_container_pids", "Processes and threads in the container's pids cgroup"),
+    (
+        "caisson_container_cpu_seconds",
+        "CPU time used by the container (cumulative, from cpuacct.usage / cpu.stat)",
+    ),
+    (
+        "caisson_container_memory_bytes",
+        "Memory working set (usage minus inactive page cache)",
+    ),
+    (
+        "caisson_container_memory_limit_bytes",
+        "Memory limit (absent: none)",
+    ),
+    (
+        "caisson_container_pids",
+        "Processes and threads in the container's pids cgroup",
+    ),
     ("caisson_container_pids_limit", "pids limit (absent: none)"),
-    ("caisson_container_network_receive_bytes", "Bytes received on the container's interfaces except lo (cumulative)"),
-    ("caisson_container_network_transmit_bytes", "Bytes sent on the container's interfaces except lo (cumulative)"),
+    (
+        "caisson_container_network_receive_bytes",
+        "Bytes received on the container's interfaces except lo (cumulative)",
+    ),
+    (
+        "caisson_container_network_transmit_bytes",
+        "Bytes sent on the container's interfaces except lo (cumulative)",
+    ),
 ];
 
 impl Default for Metrics {
@@ -67,7 +85,11 @@ impl Metrics {
         let rule_eval = Histogram::new(exponential_buckets(1e-6, 2.0, 16));
         let decision_time = Histogram::new(exponential_buckets(1e-6, 2.0, 16));
         let watched = Gauge::default();
-        registry.register("caisson_sensor_events", "Events read from each source", events.clone());
+        registry.register(
+            "caisson_sensor_events",
+            "Events read from each source",
+            events.clone(),
+        );
         registry.register(
             "caisson_sensor_events_dropped",
             "Events dropped because the engine's queue was full",
@@ -78,7 +100,11 @@ impl Metrics {
             "Times the kernel reported lost events (netlink ENOBUFS, fanotify queue overflow)",
             overruns.clone(),
         );
-        registry.register("caisson_sensor_alerts", "Alerts sent, by rule", alerts.clone());
+        registry.register(
+            "caisson_sensor_alerts",
+            "Alerts sent, by rule",
+            alerts.clone(),
+        );
         registry.register(
             "caisson_sensor_rule_evaluation_seconds",
             "Time to evaluate every rule on one event",

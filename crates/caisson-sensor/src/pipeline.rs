@@ -13,14 +13,14 @@ use caisson_model::Severity;
 use serde::Serialize;
 
 use crate::alert::{Alert, RateLimiter, DROPS_RULE};
+use crate::allowlist::{AllowlistMode, Profiles};
 use crate::directory::{CachedDirectory, ContainerDirectory};
 use crate::error::SourceError;
 use crate::event::Event;
-use crate::rules::{RuleSet, Subject};
-use crate::allowlist::{AllowlistMode, Profiles};
 use crate::metrics::{label, Metrics};
-use crate::watched::Shared;
+use crate::rules::{RuleSet, Subject};
 use crate::source::SourceCounters;
+use crate::watched::Shared;
 
 /// Tunables; the defaults are what `caisson sensor run` uses.
 #[derive(Clone)]
@@ -378,9 +378,15 @@ impl Pipeline {
                             c.dropped.load(Ordering::Relaxed),
                             c.kernel_overruns.load(Ordering::Relaxed),
                         ];
-                        m.events.get_or_create(&l).inc_by(cur[0].saturating_sub(last[0]));
-                        m.dropped.get_or_create(&l).inc_by(cur[1].saturating_sub(last[1]));
-                        m.overruns.get_or_create(&l).inc_by(cur[2].saturating_sub(last[2]));
+                        m.events
+                            .get_or_create(&l)
+                            .inc_by(cur[0].saturating_sub(last[0]));
+                        m.dropped
+                            .get_or_create(&l)
+                            .inc_by(cur[1].saturating_sub(last[1]));
+                        m.overruns
+                            .get_or_create(&l)
+                            .inc_by(cur[2].saturating_sub(last[2]));
                         *last = cur;
                     }
                 }

@@ -146,7 +146,8 @@ pub fn read_usage(paths: &CgroupPaths, cgroup_root: &Path, proc_root: &Path, pid
             let inactive = read(&dir.join("memory.stat"))
                 .and_then(|s| stat_value(&s, "inactive_file"))
                 .unwrap_or(0);
-            u.memory_bytes = read_u64(&dir.join("memory.current")).map(|m| m.saturating_sub(inactive));
+            u.memory_bytes =
+                read_u64(&dir.join("memory.current")).map(|m| m.saturating_sub(inactive));
             u.memory_limit = read_limit(&dir.join("memory.max"));
             u.pids = read_u64(&dir.join("pids.current"));
             u.pids_limit = read_limit(&dir.join("pids.max"));

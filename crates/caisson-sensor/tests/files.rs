@@ -59,7 +59,12 @@ fn file_rules_fire_on_real_triggers_and_not_on_a_baseline() {
     let noise = sensor.for_container(&c.id);
     assert!(noise.is_empty(), "baseline raised alerts: {noise:#?}");
 
-    let (a, _) = expect(&mut sensor, "sensitive-file-read", &c, &mut sh(&c, "cat /etc/shadow"));
+    let (a, _) = expect(
+        &mut sensor,
+        "sensitive-file-read",
+        &c,
+        &mut sh(&c, "cat /etc/shadow"),
+    );
     assert_eq!(a.evidence["path"], "/etc/shadow");
     assert_eq!(a.process.as_ref().unwrap().cmdline, "cat");
 
@@ -93,14 +98,22 @@ fn file_rules_fire_on_real_triggers_and_not_on_a_baseline() {
             "http://localhost/version",
         ]),
     );
-    assert_eq!(a.process.as_ref().unwrap().cmdline.split(' ').next(), Some("curl"));
+    assert_eq!(
+        a.process.as_ref().unwrap().cmdline.split(' ').next(),
+        Some("curl")
+    );
 
     // Image files run from the lower layers are not "dropped".
     let before = sensor.for_container(&c.id).len();
     run(&mut sh(&c, "/bin/ls / >/dev/null; /usr/bin/env true"));
     std::thread::sleep(Duration::from_secs(1));
     let after = sensor.for_container(&c.id);
-    assert_eq!(after.len(), before, "unexpected: {:#?}", after.get(before..));
+    assert_eq!(
+        after.len(),
+        before,
+        "unexpected: {:#?}",
+        after.get(before..)
+    );
     let stats = sensor.stop();
     let fan = stats.sources.iter().find(|s| s.name == "fanotify").unwrap();
     assert!(fan.received > 0);
@@ -109,7 +122,10 @@ fn file_rules_fire_on_real_triggers_and_not_on_a_baseline() {
 /// Parses OpenMetrics text into (name, labels, value) samples.
 fn samples(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
     let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (series, value) = line.rsplit_once(' ').unwrap();
         let (name, labels) = match series.split_once('{') {
             Some((n, rest)) => (n, rest.strip_suffix('}').unwrap()),
@@ -130,7 +146,11 @@ fn samples(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
 
 fn scrape(addr: std::net::SocketAddr) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).unwrap();
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
@@ -151,7 +171,8 @@ fn metrics_have_per_container_series_and_pids_rule_fires() {
         &["sleep", "300"],
     );
     let metrics = Arc::new(Metrics::new());
-    let addr = caisson_sensor::metrics::serve("127.0.0.1:0".parse().unwrap(), metrics.clone()).unwrap();
+    let addr =
+        caisson_sensor::metrics::serve("127.0.0.1:0".parse().unwrap(), metrics.clone()).unwrap();
     let mut sensor = Sensor::start(
         &host,
         SensorConfig {
@@ -164,7 +185,11 @@ fn metrics_have_per_container_series_and_pids_rule_fires() {
     );
     wait_watched(&sensor, &c.id, true);
     // Some work for the counters: processes, CPU, a file read.
-    run(&mut c.exec(&["sh", "-c", "for i in 1 2 3; do cat /etc/passwd >/dev/null; done"]));
+    run(&mut c.exec(&[
+        "sh",
+        "-c",
+        "for i in 1 2 3; do cat /etc/passwd >/dev/null; done",
+    ]));
     let deadline = Instant::now() + Duration::from_secs(10);
     let series = loop {
         let text = scrape(addr);
@@ -174,27 +199,38 @@ fn metrics_have_per_container_series_and_pids_rule_fires() {
             .filter(|(_, l, _)| l.iter().any(|(k, v)| k == "container_id" && v == &c.id))
             .cloned()
             .collect();
-        if mine.iter().any(|(n, ..)| n == "caisson_container_pids_limit")
+        if mine
+            .iter()
+            .any(|(n, ..)| n == "caisson_container_pids_limit")
             && all.iter().any(|(n, l, v)| {
                 n == "caisson_sensor_events_total"
                     && l.iter().any(|(_, s)| s == "fanotify")
                     && *v > 0.0
             })
         {
-            assert!(all.iter().any(|(n, ..)| n.starts_with("caisson_sensor_rule_evaluation_seconds")));
+            assert!(all
+                .iter()
+                .any(|(n, ..)| n.starts_with("caisson_sensor_rule_evaluation_seconds")));
             break mine;
         }
         assert!(Instant::now() < deadline, "no series for {}: {text}", c.id);
         std::thread::sleep(Duration::from_millis(200));
     };
     let get = |name: &str| series.iter().find(|(n, ..)| n == name).map(|s| s.2);
-    assert_eq!(get("caisson_container_memory_limit_bytes"), Some(64.0 * 1024.0 * 1024.0));
+    assert_eq!(
+        get("caisson_container_memory_limit_bytes"),
+        Some(64.0 * 1024.0 * 1024.0)
+    );
     assert_eq!(get("caisson_container_pids_limit"), Some(20.0));
     assert!(get("caisson_container_memory_bytes").unwrap() > 0.0);
     assert!(get("caisson_container_pids").unwrap() >= 1.0);
     assert!(get("caisson_container_cpu_seconds").unwrap() > 0.0);
     assert!(get("caisson_container_network_receive_bytes").is_some());
-    let name = series[0].1.iter().find(|(k, _)| k == "container_name").unwrap();
+    let name = series[0]
+        .1
+        .iter()
+        .find(|(k, _)| k == "container_name")
+        .unwrap();
     assert_eq!(name.1, c.name);
 
     // pids-near-limit: 18 more processes in a container limited to 20.

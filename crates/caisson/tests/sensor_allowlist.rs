@@ -100,7 +100,10 @@ fn scrape(addr: &str) -> String {
     let Ok(mut s) = std::net::TcpStream::connect(addr) else {
         return String::new();
     };
-    let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let _ = write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
     let mut body = String::new();
     let _ = s.read_to_string(&mut body);
     body
@@ -125,7 +128,10 @@ fn wait_alert(path: &Path, rule: &str, exe: &str) -> serde_json::Value {
         {
             return a;
         }
-        assert!(Instant::now() < deadline, "no {rule} alert for {exe} within 2 s");
+        assert!(
+            Instant::now() < deadline,
+            "no {rule} alert for {exe} within 2 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -143,7 +149,10 @@ fn discover_then_monitor_then_protect_then_kill_9() {
     };
     let _ = docker(&host, &["rm", "-f", &c.name]);
     let out = ok(
-        docker(&host, &["run", "-d", "--name", &c.name, &image, "sleep", "300"]),
+        docker(
+            &host,
+            &["run", "-d", "--name", &c.name, &image, "sleep", "300"],
+        ),
         "docker run",
     );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -154,7 +163,14 @@ fn discover_then_monitor_then_protect_then_kill_9() {
     // Discover: learn while the container runs its usual commands.
     let profile = profiles.join("alpine.yaml");
     let mut learn = Command::new(env!("CARGO_BIN_EXE_caisson"))
-        .args(["sensor", "learn", "--docker-host", &host, "--container", &c.name])
+        .args([
+            "sensor",
+            "learn",
+            "--docker-host",
+            &host,
+            "--container",
+            &c.name,
+        ])
         .args(["--duration", "4s", "-o"])
         .arg(&profile)
         .stdin(Stdio::null())
@@ -163,7 +179,10 @@ fn discover_then_monitor_then_protect_then_kill_9() {
         .spawn()
         .expect("caisson runs");
     let status = loop {
-        ok(docker(&host, &["exec", &c.name, "ls", "/"]), "ls while learning");
+        ok(
+            docker(&host, &["exec", &c.name, "ls", "/"]),
+            "ls while learning",
+        );
         if let Some(s) = learn.try_wait().expect("wait") {
             break s;
         }
@@ -187,11 +206,17 @@ fn discover_then_monitor_then_protect_then_kill_9() {
     // Monitor: runs, but alerts.
     let monitor_alerts = dir.path().join("monitor.jsonl");
     let mut monitor = sensor(&host, "monitor", &profiles, &monitor_alerts, &id);
-    ok(docker(&host, &["exec", &c.name, "/tmp/ls", "/"]), "monitor: /tmp/ls runs");
+    ok(
+        docker(&host, &["exec", &c.name, "/tmp/ls", "/"]),
+        "monitor: /tmp/ls runs",
+    );
     let a = wait_alert(&monitor_alerts, "exec-not-allowed", "/tmp/ls");
     assert_eq!(a["container"]["id"], id.as_str());
     assert_eq!(a["evidence"]["denied"], false);
-    ok(docker(&host, &["exec", &c.name, "ls", "/"]), "monitor: ls runs");
+    ok(
+        docker(&host, &["exec", &c.name, "ls", "/"]),
+        "monitor: ls runs",
+    );
     monitor.kill().expect("kill");
     let _ = monitor.wait();
     assert!(
@@ -209,12 +234,21 @@ fn discover_then_monitor_then_protect_then_kill_9() {
     assert!(!denied.status.success(), "protect let /tmp/ls run");
     let msg = String::from_utf8_lossy(&denied.stderr).to_lowercase()
         + &String::from_utf8_lossy(&denied.stdout).to_lowercase();
-    assert!(msg.contains("permission denied") || msg.contains("not permitted"), "{msg}");
+    assert!(
+        msg.contains("permission denied") || msg.contains("not permitted"),
+        "{msg}"
+    );
     let a = wait_alert(&protect_alerts, "exec-not-allowed", "/tmp/ls");
     assert_eq!(a["evidence"]["denied"], true);
-    ok(docker(&host, &["exec", &c.name, "ls", "/"]), "protect: ls runs");
     ok(
-        docker(&host, &["exec", &c.name, "sh", "-c", "cat /etc/hostname | wc -c"]),
+        docker(&host, &["exec", &c.name, "ls", "/"]),
+        "protect: ls runs",
+    );
+    ok(
+        docker(
+            &host,
+            &["exec", &c.name, "sh", "-c", "cat /etc/hostname | wc -c"],
+        ),
         "protect: a pipeline of learned programs runs",
     );
 
@@ -222,7 +256,10 @@ fn discover_then_monitor_then_protect_then_kill_9() {
     // keeps working and nothing is denied any more.
     protect.kill().expect("kill -9");
     let _ = protect.wait();
-    ok(docker(&host, &["exec", &c.name, "ls", "/"]), "after kill -9: ls runs");
+    ok(
+        docker(&host, &["exec", &c.name, "ls", "/"]),
+        "after kill -9: ls runs",
+    );
     ok(
         docker(&host, &["exec", &c.name, "/tmp/ls", "/"]),
         "after kill -9: /tmp/ls runs",

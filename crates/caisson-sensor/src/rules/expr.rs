@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 
-use super::lang::{Ast, Op, Scalar, Value};
 pub use super::fields::{Field, Ty, FIELDS};
+use super::lang::{Ast, Op, Scalar, Value};
 use crate::directory::ContainerInfo;
 use crate::event::{Ancestor, ConnEvent, Event, EventKind, ExecEvent, FileEvent, ResourceEvent};
 
@@ -325,7 +325,9 @@ fn file_field(x: &FileEvent, f: Field) -> Val<'_> {
 
 fn resource_field(r: &ResourceEvent, f: Field) -> Val<'_> {
     match f {
-        Field::MemoryPct => r.memory_pct.map_or(Val::Missing, |n| Val::Int(i64::from(n))),
+        Field::MemoryPct => r
+            .memory_pct
+            .map_or(Val::Missing, |n| Val::Int(i64::from(n))),
         Field::PidsPct => r.pids_pct.map_or(Val::Missing, |n| Val::Int(i64::from(n))),
         _ => Val::Missing,
     }

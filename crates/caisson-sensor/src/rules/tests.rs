@@ -262,16 +262,34 @@ fn file(op: FileOp, path: &str, name: &str) -> Event {
 fn file_rules_fire_on_their_events_only() {
     let set = RuleSet::builtin().unwrap();
     let f = |ev: &Event| fired(&set, ev, true);
-    assert_eq!(f(&file(FileOp::Open, "/etc/shadow", "cat")), ["sensitive-file-read"]);
-    assert_eq!(f(&file(FileOp::Open, "/root/.ssh/id_ed25519", "cat")), ["sensitive-file-read"]);
-    assert_eq!(f(&file(FileOp::Open, "/home/u/.ssh/id_rsa", "cat")), ["sensitive-file-read"]);
-    assert_eq!(f(&file(FileOp::Open, "/etc/sudoers.d/x", "cat")), ["sensitive-file-read"]);
+    assert_eq!(
+        f(&file(FileOp::Open, "/etc/shadow", "cat")),
+        ["sensitive-file-read"]
+    );
+    assert_eq!(
+        f(&file(FileOp::Open, "/root/.ssh/id_ed25519", "cat")),
+        ["sensitive-file-read"]
+    );
+    assert_eq!(
+        f(&file(FileOp::Open, "/home/u/.ssh/id_rsa", "cat")),
+        ["sensitive-file-read"]
+    );
+    assert_eq!(
+        f(&file(FileOp::Open, "/etc/sudoers.d/x", "cat")),
+        ["sensitive-file-read"]
+    );
     // The system's own authentication programs may read them.
     assert!(f(&file(FileOp::Open, "/etc/shadow", "unix_chkpwd")).is_empty());
     assert!(f(&file(FileOp::Open, "/etc/passwd", "cat")).is_empty());
     assert!(f(&file(FileOp::Open, "/home/u/.ssh/id_rsa.pub", "cat")).is_empty());
-    assert_eq!(f(&file(FileOp::Write, "/etc/profile", "sh")), ["write-below-system-dirs"]);
-    assert_eq!(f(&file(FileOp::Write, "/usr/bin/x", "cp")), ["write-below-system-dirs"]);
+    assert_eq!(
+        f(&file(FileOp::Write, "/etc/profile", "sh")),
+        ["write-below-system-dirs"]
+    );
+    assert_eq!(
+        f(&file(FileOp::Write, "/usr/bin/x", "cp")),
+        ["write-below-system-dirs"]
+    );
     assert!(f(&file(FileOp::Write, "/tmp/x", "sh")).is_empty());
     assert!(f(&file(FileOp::Open, "/etc/profile", "sh")).is_empty());
     assert!(f(&file(FileOp::Write, "/etcetera", "sh")).is_empty());
@@ -328,7 +346,14 @@ fn docker_socket_clients_in_containers() {
         }))
     };
     for ev in [
-        exec("curl", &["--unix-socket", "/var/run/docker.sock", "http://x/containers/json"]),
+        exec(
+            "curl",
+            &[
+                "--unix-socket",
+                "/var/run/docker.sock",
+                "http://x/containers/json",
+            ],
+        ),
         exec("docker", &["ps"]),
         exec("wget", &["-H", "unix:///var/run/docker.sock"]),
     ] {

@@ -21,9 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::fanotify::{
-    EventFFlags, Fanotify, FanotifyResponse, InitFlags, MaskFlags, Response,
-};
+use nix::sys::fanotify::{EventFFlags, Fanotify, FanotifyResponse, InitFlags, MaskFlags, Response};
 
 use super::watch::Shared;
 use super::Queue;
@@ -153,9 +151,7 @@ impl Reader {
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
         let container_id = self.container_of(pid);
-        let watched = container_id
-            .as_deref()
-            .and_then(|id| self.shared.get(id));
+        let watched = container_id.as_deref().and_then(|id| self.shared.get(id));
         let exec = mask.intersects(MaskFlags::FAN_OPEN_EXEC | MaskFlags::FAN_OPEN_EXEC_PERM);
         let mut allowlisted = None;
         let mut denied = false;
@@ -173,7 +169,8 @@ impl Reader {
                 "error"
             } else if allowlisted == Some(false) {
                 "deny"
-            } else if watched.as_ref().is_some_and(|w| w.profile.is_some()) && allowlisted.is_none() {
+            } else if watched.as_ref().is_some_and(|w| w.profile.is_some()) && allowlisted.is_none()
+            {
                 "error"
             } else {
                 "allow"
@@ -188,7 +185,9 @@ impl Reader {
                 tracing::warn!("fanotify: answering a permission event: {e}");
             }
             if let Some(m) = &self.metrics {
-                m.decisions.get_or_create(&label("decision", decision)).inc();
+                m.decisions
+                    .get_or_create(&label("decision", decision))
+                    .inc();
                 m.decision_time.observe(started.elapsed().as_secs_f64());
             }
         }

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::Queue;
 use crate::allowlist::{image_key, AllowlistMode, Profiles};
-pub use crate::watched::{Shared, Watched};
 use crate::directory::ContainerDirectory;
 use crate::error::SourceError;
 use crate::event::{Event, ResourceEvent};
 use crate::metrics::Metrics;
 use crate::resources::{read_usage, CgroupPaths, Usage};
+pub use crate::watched::{Shared, Watched};
 
 /// Most processes looked at per `/proc` scan.
 const MAX_SCAN: usize = 65_536;
@@ -69,7 +69,11 @@ pub fn scan_proc(proc_root: &Path) -> HashMap<String, (u32, String)> {
         return out;
     };
     for entry in dir.take(MAX_SCAN).flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(cg) = std::fs::read_to_string(entry.path().join("cgroup")) else {
@@ -107,7 +111,14 @@ pub fn spawn(
             let mut next_sample = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 let found = scan_proc(Path::new("/proc"));
-                update(&found, fan.as_deref(), &shared, directory.as_deref(), &config, metrics.as_deref());
+                update(
+                    &found,
+                    fan.as_deref(),
+                    &shared,
+                    directory.as_deref(),
+                    &config,
+                    metrics.as_deref(),
+                );
                 if Instant::now() >= next_sample {
                     next_sample = Instant::now() + config.resource_interval;
                     if !sample(&shared, &queue, metrics.as_deref()) {
@@ -149,8 +160,8 @@ fn update(
         }
         let info = directory.and_then(|d| d.container(id).ok().flatten());
         if let Some(only) = &config.only {
-            let matches = id.starts_with(only.as_str())
-                || info.as_ref().is_some_and(|i| &i.name == only);
+            let matches =
+                id.starts_with(only.as_str()) || info.as_ref().is_some_and(|i| &i.name == only);
             if !matches {
                 continue;
             }
@@ -226,7 +237,12 @@ fn seed(shared: &Shared, w: &Watched) {
 /// Samples every watched container; false when the engine is gone.
 fn sample(shared: &Shared, queue: &Queue, metrics: Option<&Metrics>) -> bool {
     for (id, w) in shared.all() {
-        let u = read_usage(&w.cgroups, Path::new("/sys/fs/cgroup"), Path::new("/proc"), w.pid);
+        let u = read_usage(
+            &w.cgroups,
+            Path::new("/sys/fs/cgroup"),
+            Path::new("/proc"),
+            w.pid,
+        );
         if let Some(m) = metrics {
             m.set_container(&id, &w.name, &u);
         }
@@ -256,8 +272,14 @@ mod tests {
     fn upper_dir_of_the_root_overlay() {
         let m = "1208 1100 0:120 / / rw,relatime master:1 - overlay overlay rw,lowerdir=/d/l/A:/d/l/B,upperdir=/d/overlay2/abc/diff,workdir=/d/overlay2/abc/work\n\
                  1209 1208 0:121 / /proc rw,nosuid - proc proc rw\n";
-        assert_eq!(overlay_upper(m), Some(PathBuf::from("/d/overlay2/abc/diff")));
-        assert_eq!(overlay_upper("1209 1208 0:121 / /proc rw - proc proc rw\n"), None);
+        assert_eq!(
+            overlay_upper(m),
+            Some(PathBuf::from("/d/overlay2/abc/diff"))
+        );
+        assert_eq!(
+            overlay_upper("1209 1208 0:121 / /proc rw - proc proc rw\n"),
+            None
+        );
         assert_eq!(overlay_upper("1 2 0:1 / / rw - ext4 /dev/vda rw\n"), None);
         assert_eq!(overlay_upper("garbage\n - \n"), None);
     }

@@ -241,7 +241,10 @@ pub fn reap(mut child: std::process::Child) {
 pub fn wait_watched(sensor: &Sensor, id: &str, marked: bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !sensor.shared.is_watched(id, marked) {
-        assert!(Instant::now() < deadline, "container {id} not watched within 10 s");
+        assert!(
+            Instant::now() < deadline,
+            "container {id} not watched within 10 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

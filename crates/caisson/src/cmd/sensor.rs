@@ -114,7 +114,7 @@ pub fn run(args: SensorArgs) -> anyhow::Result<ExitCode> {
             for r in set.rules() {
                 let severity = serde_json::to_value(r.severity)?;
                 println!(
-                    "{:<22} {:<8} {:<10} {:<16} {}",
+                    "{:<24} {:<8} {:<10} {:<20} {}",
                     r.id,
                     severity.as_str().unwrap_or("?"),
                     format!("{:?}", r.event).to_lowercase(),
