@@ -119,8 +119,11 @@ fn file_rules_fire_on_real_triggers_and_not_on_a_baseline() {
     assert!(fan.received > 0);
 }
 
-/// Parses OpenMetrics text into (name, labels, value) samples.
-fn samples(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+/// One sample: name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+/// Parses OpenMetrics text into samples.
+fn samples(text: &str) -> Vec<Sample> {
     let mut out = Vec::new();
     for line in text
         .lines()

@@ -59,7 +59,7 @@ pub enum Ty {
 
 /// Every field: name, type, the event kinds it exists on (empty: all), and
 /// its documentation (docs/runtime.md repeats this table).
-pub const FIELDS: &[(&str, Field, Ty, &'static [EventKind], &str)] = &[
+pub const FIELDS: &[(&str, Field, Ty, &[EventKind], &str)] = &[
     (
         "proc.name",
         Field::ProcName,
