@@ -57,7 +57,10 @@ impl Drop for Container {
 }
 
 /// Starts `caisson sensor run` and waits until its metrics show
-/// `container_id` sampled (so it is watched and marked); returns the child.
+/// `container_id` sampled (so it is watched and marked); returns the child,
+/// which the caller kills and waits for. Should the test panic first, the
+/// sensor still stops by itself (`--duration 120`).
+#[allow(clippy::zombie_processes)]
 fn sensor(host: &str, mode: &str, profiles: &Path, alerts: &Path, container_id: &str) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_caisson"))
         .args(["sensor", "run", "--docker-host", host, "--mode", mode])
@@ -65,7 +68,7 @@ fn sensor(host: &str, mode: &str, profiles: &Path, alerts: &Path, container_id: 
         .arg(profiles)
         .arg("--alerts")
         .arg(alerts)
-        .args(["--metrics", "127.0.0.1:0"])
+        .args(["--metrics", "127.0.0.1:0", "--duration", "120"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
