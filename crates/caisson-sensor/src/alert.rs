@@ -8,7 +8,7 @@ use caisson_model::Severity;
 use serde::Serialize;
 
 use crate::directory::ContainerInfo;
-use crate::event::{Ancestor, ConnEvent, Event, ExecEvent};
+use crate::event::{Ancestor, ConnEvent, Event, ExecEvent, FileEvent, ResourceEvent};
 use crate::rules::Rule;
 
 /// The rule id of the alert the sensor raises about itself when events were
@@ -70,14 +70,12 @@ impl Alert {
         host: &str,
         suppressed: u64,
     ) -> Self {
-        let time = match event {
-            Event::Exec(x) => x.time,
-            Event::Conn(c) => c.time,
-        }
-        .unwrap_or_else(SystemTime::now);
+        let time = event.time().unwrap_or_else(SystemTime::now);
         let (process, evidence) = match event {
             Event::Exec(x) => (Some(process(x)), exec_evidence(x)),
             Event::Conn(c) => (None, conn_evidence(c)),
+            Event::File(f) => (Some(file_process(f)), file_evidence(f)),
+            Event::Resource(r) => (None, resource_evidence(r)),
         };
         Self {
             time: caisson_report::rfc3339_utc(time),
@@ -120,6 +118,41 @@ fn exec_evidence(x: &ExecEvent) -> serde_json::Value {
         "stdin": x.stdin,
         "stdout": x.stdout,
         "complete": x.complete,
+    })
+}
+
+fn file_process(f: &FileEvent) -> AlertProcess {
+    AlertProcess {
+        pid: f.pid,
+        exe: f.exe.clone(),
+        cmdline: f.name.clone(),
+        uid: None,
+        tty: None,
+        ancestors: Vec::new(),
+    }
+}
+
+fn file_evidence(f: &FileEvent) -> serde_json::Value {
+    serde_json::json!({
+        "event": "file",
+        "op": f.op,
+        "path": f.path,
+        "name": f.name,
+        "upper_layer": f.upper_layer,
+        "allowlisted": f.allowlisted,
+        "denied": f.denied,
+    })
+}
+
+fn resource_evidence(r: &ResourceEvent) -> serde_json::Value {
+    serde_json::json!({
+        "event": "resource",
+        "memory_bytes": r.memory_bytes,
+        "memory_limit": r.memory_limit,
+        "memory_pct": r.memory_pct,
+        "pids": r.pids,
+        "pids_limit": r.pids_limit,
+        "pids_pct": r.pids_pct,
     })
 }
 

@@ -122,11 +122,77 @@ pub struct ConnEvent {
     pub bytes_reply: Option<u64>,
 }
 
+/// What a file event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileOp {
+    /// Opened (`FAN_OPEN`, `FAN_OPEN_PERM`); the open mode is not reported.
+    Open,
+    /// Written (`FAN_MODIFY`) or closed after being opened for writing
+    /// (`FAN_CLOSE_WRITE`).
+    Write,
+    /// Opened for execution (`FAN_OPEN_EXEC`, `FAN_OPEN_EXEC_PERM`): the
+    /// program of an `execve` and its ELF interpreter.
+    Exec,
+}
+
+impl FileOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Write => "write",
+            Self::Exec => "exec",
+        }
+    }
+}
+
+/// A file event from fanotify on a container's root filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileEvent {
+    pub time: Option<SystemTime>,
+    pub op: Option<FileOp>,
+    /// The path inside the container (the event fd's `/proc/self/fd` link).
+    pub path: String,
+    /// The process that opened the file (host pid namespace).
+    pub pid: u32,
+    /// `/proc/<pid>/comm`; empty when the process was gone.
+    pub name: String,
+    /// `/proc/<pid>/exe`.
+    pub exe: Option<String>,
+    pub container_id: Option<String>,
+    /// The file lives on the container's overlay upper layer: it was written
+    /// (created, or copied up by a modification) after the container
+    /// started. `None` when the upper layer is not known.
+    pub upper_layer: Option<bool>,
+    /// The executable is in the image's allowlist (exec events of a
+    /// container whose image has a profile; `None` otherwise).
+    pub allowlisted: Option<bool>,
+    /// Protect mode denied the exec (the process got `EPERM`).
+    pub denied: bool,
+}
+
+/// Resource use of one container, sampled from its cgroups.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResourceEvent {
+    pub time: Option<SystemTime>,
+    pub container_id: String,
+    /// Memory in use as a percentage of the limit (`None`: no limit).
+    pub memory_pct: Option<u32>,
+    /// Processes as a percentage of the pids limit (`None`: no limit).
+    pub pids_pct: Option<u32>,
+    pub memory_bytes: Option<u64>,
+    pub memory_limit: Option<u64>,
+    pub pids: Option<u64>,
+    pub pids_limit: Option<u64>,
+}
+
 /// Anything a source sends to the rule engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Exec(Box<ExecEvent>),
     Conn(ConnEvent),
+    File(Box<FileEvent>),
+    Resource(Box<ResourceEvent>),
 }
 
 impl Event {
@@ -134,6 +200,28 @@ impl Event {
         match self {
             Self::Exec(_) => EventKind::Exec,
             Self::Conn(_) => EventKind::Connection,
+            Self::File(_) => EventKind::File,
+            Self::Resource(_) => EventKind::Resource,
+        }
+    }
+
+    /// The container id the source attributed the event to (connections
+    /// are attributed by the engine from addresses).
+    pub fn container_id(&self) -> Option<&str> {
+        match self {
+            Self::Exec(x) => x.container_id.as_deref(),
+            Self::Conn(_) => None,
+            Self::File(f) => f.container_id.as_deref(),
+            Self::Resource(r) => Some(&r.container_id),
+        }
+    }
+
+    pub fn time(&self) -> Option<SystemTime> {
+        match self {
+            Self::Exec(x) => x.time,
+            Self::Conn(c) => c.time,
+            Self::File(f) => f.time,
+            Self::Resource(r) => r.time,
         }
     }
 }
@@ -144,4 +232,6 @@ impl Event {
 pub enum EventKind {
     Exec,
     Connection,
+    File,
+    Resource,
 }

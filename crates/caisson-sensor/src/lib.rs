@@ -12,14 +12,18 @@
 //! what each can miss, the rule language and the alert format.
 
 pub mod alert;
+pub mod allowlist;
 pub mod cgroup;
 pub mod directory;
 pub mod error;
 pub mod event;
+pub mod metrics;
 pub mod pipeline;
 pub mod procfs;
+pub mod resources;
 pub mod rules;
 pub mod source;
+pub mod watched;
 #[cfg(target_os = "linux")]
 pub mod wire;
 

@@ -13,14 +13,17 @@ use caisson_model::Severity;
 use serde::Serialize;
 
 use crate::alert::{Alert, RateLimiter, DROPS_RULE};
+use crate::allowlist::{AllowlistMode, Profiles};
 use crate::directory::{CachedDirectory, ContainerDirectory};
 use crate::error::SourceError;
 use crate::event::Event;
+use crate::metrics::{label, Metrics};
 use crate::rules::{RuleSet, Subject};
 use crate::source::SourceCounters;
+use crate::watched::Shared;
 
 /// Tunables; the defaults are what `caisson sensor run` uses.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SensorConfig {
     /// Events held between the sources and the engine.
     pub queue_capacity: usize,
@@ -36,6 +39,19 @@ pub struct SensorConfig {
     pub duration: Option<Duration>,
     pub exec: bool,
     pub conntrack: bool,
+    /// fanotify file events on containers' root filesystems.
+    pub files: bool,
+    /// Sample containers' resource use (metrics, threshold rules).
+    pub resources: bool,
+    pub resource_interval: Duration,
+    /// How often `/proc` is scanned for new and stopped containers.
+    pub scan_interval: Duration,
+    pub mode: AllowlistMode,
+    /// Executable allowlists (monitor, protect).
+    pub profiles: Profiles,
+    /// Only this container (id prefix or name): `caisson sensor learn`.
+    pub only: Option<String>,
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Default for SensorConfig {
@@ -49,6 +65,14 @@ impl Default for SensorConfig {
             duration: None,
             exec: true,
             conntrack: true,
+            files: true,
+            resources: true,
+            resource_interval: Duration::from_secs(5),
+            scan_interval: Duration::from_secs(1),
+            mode: AllowlistMode::Off,
+            profiles: Profiles::default(),
+            only: None,
+            metrics: None,
         }
     }
 }
@@ -112,6 +136,7 @@ pub struct Engine<D> {
     eval_at: usize,
     pub events: u64,
     pub alerts: u64,
+    metrics: Option<Arc<Metrics>>,
 }
 
 const EVAL_SAMPLES: usize = 4096;
@@ -127,6 +152,7 @@ impl<D: ContainerDirectory> Engine<D> {
             eval_at: 0,
             events: 0,
             alerts: 0,
+            metrics: config.metrics.clone(),
         }
     }
 
@@ -134,12 +160,12 @@ impl<D: ContainerDirectory> Engine<D> {
     pub fn handle(&mut self, ev: &Event, now: Instant, sink: &mut dyn AlertSink) {
         self.events += 1;
         let (container_id, info) = match ev {
-            Event::Exec(x) => match x.container_id.as_deref() {
-                Some(id) => (Some(id.to_string()), self.directory.by_id(id, now).cloned()),
-                None => (None, None),
-            },
             Event::Conn(c) => match self.directory.by_ips(&[c.src, c.dst], now) {
                 Some(info) => (Some(info.id.clone()), Some(info.clone())),
+                None => (None, None),
+            },
+            other => match other.container_id() {
+                Some(id) => (Some(id.to_string()), self.directory.by_id(id, now).cloned()),
                 None => (None, None),
             },
         };
@@ -150,7 +176,11 @@ impl<D: ContainerDirectory> Engine<D> {
         };
         let t = Instant::now();
         let fired: Vec<_> = self.rules.matching(&subject).collect();
-        let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let elapsed = t.elapsed();
+        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        if let Some(m) = &self.metrics {
+            m.rule_eval.observe(elapsed.as_secs_f64());
+        }
         if self.eval_ns.len() < EVAL_SAMPLES {
             self.eval_ns.push(ns);
         } else if let Some(slot) = self.eval_ns.get_mut(self.eval_at % EVAL_SAMPLES) {
@@ -169,6 +199,9 @@ impl<D: ContainerDirectory> Engine<D> {
                     suppressed,
                 );
                 self.alerts += 1;
+                if let Some(m) = &self.metrics {
+                    m.alerts.get_or_create(&label("rule", &rule.id)).inc();
+                }
                 sink.send(&alert);
             }
         }
@@ -213,12 +246,25 @@ pub struct Pipeline {
     counters: Vec<Arc<SourceCounters>>,
     threads: Vec<std::thread::JoinHandle<()>>,
     config: SensorConfig,
+    shared: Arc<Shared>,
 }
 
 impl Pipeline {
-    /// Opens the enabled sources (Linux, root).
-    #[cfg(target_os = "linux")]
+    /// Opens the enabled sources (Linux, root); without a container
+    /// directory for the watcher (no allowlists, no container names in
+    /// metrics).
     pub fn start(config: SensorConfig) -> Result<Self, SourceError> {
+        Self::start_with(config, None)
+    }
+
+    /// Opens the enabled sources (Linux, root). `directory` is the
+    /// watcher's own connection to the engine (image of each container, for
+    /// its allowlist).
+    #[cfg(target_os = "linux")]
+    pub fn start_with(
+        config: SensorConfig,
+        directory: Option<Box<dyn ContainerDirectory>>,
+    ) -> Result<Self, SourceError> {
         use crate::source::{bounded, Queue};
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = bounded(config.queue_capacity);
@@ -235,6 +281,42 @@ impl Pipeline {
             counters.push(q.counters.clone());
             threads.push(crate::source::conntrack::spawn(q, stop.clone())?);
         }
+        let shared = Arc::new(Shared::default());
+        let fan = if config.files {
+            let fan = Arc::new(crate::source::fanotify::open()?);
+            let q = Queue::for_source(tx.clone(), "fanotify");
+            counters.push(q.counters.clone());
+            threads.push(crate::source::fanotify::spawn(
+                fan.clone(),
+                q,
+                stop.clone(),
+                shared.clone(),
+                config.mode,
+                config.metrics.clone(),
+            )?);
+            Some(fan)
+        } else {
+            None
+        };
+        if config.files || config.resources {
+            let q = Queue::for_source(tx.clone(), "resources");
+            counters.push(q.counters.clone());
+            threads.push(crate::source::watch::spawn(
+                fan,
+                q,
+                stop.clone(),
+                shared.clone(),
+                directory,
+                crate::source::watch::WatchConfig {
+                    mode: config.mode,
+                    profiles: config.profiles.clone(),
+                    scan_interval: config.scan_interval,
+                    resource_interval: config.resource_interval,
+                    only: config.only.clone(),
+                },
+                config.metrics.clone(),
+            )?);
+        }
         drop(tx);
         Ok(Self {
             stop,
@@ -242,7 +324,14 @@ impl Pipeline {
             counters,
             threads,
             config,
+            shared,
         })
+    }
+
+    /// What the watcher and the fanotify thread share: watched containers,
+    /// learned executables.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
     }
 
     /// The sources' counters, in start order.
@@ -251,7 +340,10 @@ impl Pipeline {
     }
 
     #[cfg(not(target_os = "linux"))]
-    pub fn start(_config: SensorConfig) -> Result<Self, SourceError> {
+    pub fn start_with(
+        _config: SensorConfig,
+        _directory: Option<Box<dyn ContainerDirectory>>,
+    ) -> Result<Self, SourceError> {
         Err(SourceError::Unsupported("runtime sensor"))
     }
 
@@ -265,6 +357,8 @@ impl Pipeline {
         let start = Instant::now();
         let deadline = self.config.duration.map(|d| start + d);
         let mut reported: Vec<u64> = vec![0; self.counters.len()];
+        let mut exported: Vec<[u64; 3]> = vec![[0; 3]; self.counters.len()];
+        let mut next_export = start;
         let mut next_report = start + self.config.drop_report_interval;
         loop {
             match self.rx.recv_timeout(Duration::from_millis(100)) {
@@ -274,6 +368,29 @@ impl Pipeline {
             }
             let now = Instant::now();
             let done = self.stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d);
+            if let Some(m) = &self.config.metrics {
+                if now >= next_export || done {
+                    next_export = now + Duration::from_secs(1);
+                    for (c, last) in self.counters.iter().zip(exported.iter_mut()) {
+                        let l = label("source", c.name);
+                        let cur = [
+                            c.received.load(Ordering::Relaxed),
+                            c.dropped.load(Ordering::Relaxed),
+                            c.kernel_overruns.load(Ordering::Relaxed),
+                        ];
+                        m.events
+                            .get_or_create(&l)
+                            .inc_by(cur[0].saturating_sub(last[0]));
+                        m.dropped
+                            .get_or_create(&l)
+                            .inc_by(cur[1].saturating_sub(last[1]));
+                        m.overruns
+                            .get_or_create(&l)
+                            .inc_by(cur[2].saturating_sub(last[2]));
+                        *last = cur;
+                    }
+                }
+            }
             if now >= next_report || done {
                 next_report = now + self.config.drop_report_interval;
                 for (c, seen) in self.counters.iter().zip(reported.iter_mut()) {

@@ -10,222 +10,18 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use caisson_sensor::alert::DROPS_RULE;
-use caisson_sensor::pipeline::{Engine, Pipeline, SensorConfig, SensorStats};
+use caisson_sensor::pipeline::{Engine, Pipeline, SensorConfig};
 use caisson_sensor::{Alert, DockerDirectory, RuleSet};
 
-/// Each rule must fire within this long of its trigger starting.
-const WITHIN: Duration = Duration::from_secs(2);
-
-fn docker_host() -> Option<String> {
-    match std::env::var("CAISSON_TEST_DOCKER_HOST") {
-        Ok(h) if !h.is_empty() => Some(h),
-        _ => {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "CAISSON_TEST_DOCKER_HOST is unset: under CI the test scripts must start dockerd"
-            );
-            eprintln!("skipping: CAISSON_TEST_DOCKER_HOST is unset (no test dockerd)");
-            None
-        }
-    }
-}
-
-fn docker(host: &str) -> Command {
-    let mut c = Command::new("docker");
-    c.arg("-H").arg(host);
-    c
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.stdin(Stdio::null()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// `docker load`s a fixture image unless the engine has it; its reference.
-fn image(host: &str, fixture: &str) -> Option<String> {
-    let (root, entry) = caisson_testsupport::fixture(fixture)?;
-    let r = entry["docker_ref"].as_str().unwrap().to_string();
-    let have = docker(host)
-        .args(["image", "inspect", &r])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    if !have.success() {
-        let archive = root.join(entry["docker_archive"].as_str().unwrap());
-        run(docker(host).arg("load").arg("-i").arg(archive));
-    }
-    Some(r)
-}
-
-/// A container removed when dropped.
-struct Container {
-    host: String,
-    name: String,
-    id: String,
-}
-
-impl Container {
-    fn run(host: &str, label: &str, extra: &[&str], image: &str, cmd: &[&str]) -> Self {
-        let name = format!("caisson-sensor-{}-{label}", std::process::id());
-        let _ = docker(host).args(["rm", "-f", &name]).output();
-        let out = run(docker(host)
-            .args(["run", "-d", "--name", &name])
-            .args(extra)
-            .arg(image)
-            .args(cmd));
-        let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        Self {
-            host: host.to_string(),
-            name,
-            id,
-        }
-    }
-
-    fn exec(&self, args: &[&str]) -> Command {
-        let mut c = docker(&self.host);
-        c.arg("exec").arg(&self.name).args(args);
-        c
-    }
-
-    fn ip(&self) -> String {
-        let out = run(docker(&self.host).args([
-            "inspect",
-            "-f",
-            "{{.NetworkSettings.IPAddress}}",
-            &self.name,
-        ]));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = docker(&self.host).args(["rm", "-f", &self.name]).output();
-    }
-}
-
-/// The sensor on a thread, alerts on a channel.
-struct Sensor {
-    stop: Arc<AtomicBool>,
-    alerts: Receiver<Alert>,
-    seen: Vec<Alert>,
-    thread: Option<JoinHandle<SensorStats>>,
-}
-
-impl Sensor {
-    fn start(host: &str, config: SensorConfig) -> Self {
-        let rules = RuleSet::builtin().unwrap();
-        let directory = DockerDirectory::connect(Some(host)).unwrap();
-        let mut engine = Engine::new(rules, directory, &config, "test-host".into());
-        let pipeline = Pipeline::start(config).unwrap();
-        let stop = pipeline.stop.clone();
-        let (tx, alerts) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let mut sink = tx;
-            pipeline.run(&mut engine, &mut sink)
-        });
-        Self {
-            stop,
-            alerts,
-            seen: Vec::new(),
-            thread: Some(thread),
-        }
-    }
-
-    /// Waits until `rule` fires for `container` or `deadline` passes.
-    fn wait_for(&mut self, rule: &str, container: &str, deadline: Instant) -> Option<Alert> {
-        loop {
-            if let Some(a) = self
-                .seen
-                .iter()
-                .find(|a| a.rule == rule && a.container.as_ref().is_some_and(|c| c.id == container))
-            {
-                return Some(a.clone());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.alerts.recv_timeout(left.max(Duration::from_millis(1))) {
-                Ok(a) => self.seen.push(a),
-                Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => return None,
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return None,
-            }
-        }
-    }
-
-    fn drain(&mut self) {
-        while let Ok(a) = self.alerts.try_recv() {
-            self.seen.push(a);
-        }
-    }
-
-    fn for_container(&mut self, id: &str) -> Vec<Alert> {
-        self.drain();
-        self.seen
-            .iter()
-            .filter(|a| a.container.as_ref().is_some_and(|c| c.id == id))
-            .cloned()
-            .collect()
-    }
-
-    fn stop(mut self) -> SensorStats {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().unwrap().join().unwrap()
-    }
-}
-
-/// Starts `trigger`, then asserts `rule` fires for `c` within [`WITHIN`];
-/// returns the alert and the latency.
-fn expect(
-    sensor: &mut Sensor,
-    rule: &str,
-    c: &Container,
-    trigger: &mut Command,
-) -> (Alert, Duration) {
-    let t0 = Instant::now();
-    let child = trigger
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let got = sensor.wait_for(rule, &c.id, t0 + WITHIN);
-    let latency = t0.elapsed();
-    reap(child);
-    let alert = got.unwrap_or_else(|| {
-        panic!(
-            "`{rule}` did not fire for {} within {WITHIN:?}; alerts seen: {:#?}",
-            c.name, sensor.seen
-        )
-    });
-    eprintln!("{rule}: fired after {latency:?}");
-    (alert, latency)
-}
-
-fn reap(mut child: std::process::Child) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
+mod support;
+use support::*;
 
 #[test]
 fn exec_rules_fire_on_real_triggers_in_containers() {
@@ -607,6 +403,8 @@ fn exec_source_past_its_queue_limit_drops_and_counts() {
     let config = SensorConfig {
         queue_capacity: 8,
         conntrack: false,
+        files: false,
+        resources: false,
         duration: Some(Duration::from_secs(1)),
         ..SensorConfig::default()
     };

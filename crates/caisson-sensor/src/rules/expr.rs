@@ -5,222 +5,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 
+pub use super::fields::{Field, Ty, FIELDS};
 use super::lang::{Ast, Op, Scalar, Value};
 use crate::directory::ContainerInfo;
-use crate::event::{Ancestor, ConnEvent, Event, EventKind, ExecEvent};
-
-/// A field a condition can read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    ProcName,
-    ProcExe,
-    ProcArgv0,
-    ProcArgs,
-    ProcCmdline,
-    ProcPid,
-    ProcUid,
-    ProcTty,
-    ProcCwd,
-    ProcStdin,
-    ProcStdout,
-    ParentName,
-    ParentExe,
-    Ancestors,
-    Container,
-    ContainerId,
-    ContainerName,
-    ContainerImage,
-    ConnProto,
-    ConnPhase,
-    ConnSrcIp,
-    ConnDstIp,
-    ConnSrcPort,
-    ConnDstPort,
-}
-
-/// A field's type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ty {
-    Str,
-    Int,
-    Bool,
-    Ip,
-    /// A list of strings (`proc.args`, `ancestors`).
-    List,
-}
-
-/// Every field: name, type, the event kind it exists on (`None`: both), and
-/// its documentation (docs/runtime.md repeats this table).
-pub const FIELDS: &[(&str, Field, Ty, Option<EventKind>, &str)] = &[
-    (
-        "proc.name",
-        Field::ProcName,
-        Ty::Str,
-        Some(EventKind::Exec),
-        "process name (comm): basename of the executed file, at most 15 bytes",
-    ),
-    (
-        "proc.exe",
-        Field::ProcExe,
-        Ty::Str,
-        Some(EventKind::Exec),
-        "path of the executable (/proc/<pid>/exe; the interpreter for scripts)",
-    ),
-    (
-        "proc.argv0",
-        Field::ProcArgv0,
-        Ty::Str,
-        Some(EventKind::Exec),
-        "argv[0]",
-    ),
-    (
-        "proc.args",
-        Field::ProcArgs,
-        Ty::List,
-        Some(EventKind::Exec),
-        "argv[1..]",
-    ),
-    (
-        "proc.cmdline",
-        Field::ProcCmdline,
-        Ty::Str,
-        Some(EventKind::Exec),
-        "the whole command line, arguments joined by spaces",
-    ),
-    (
-        "proc.pid",
-        Field::ProcPid,
-        Ty::Int,
-        Some(EventKind::Exec),
-        "process id in the host pid namespace",
-    ),
-    (
-        "proc.uid",
-        Field::ProcUid,
-        Ty::Int,
-        Some(EventKind::Exec),
-        "real uid",
-    ),
-    (
-        "proc.tty",
-        Field::ProcTty,
-        Ty::Int,
-        Some(EventKind::Exec),
-        "controlling terminal (tty_nr); 0 = none",
-    ),
-    (
-        "proc.cwd",
-        Field::ProcCwd,
-        Ty::Str,
-        Some(EventKind::Exec),
-        "working directory",
-    ),
-    (
-        "proc.stdin",
-        Field::ProcStdin,
-        Ty::Str,
-        Some(EventKind::Exec),
-        "what fd 0 is: socket, pipe, tty, null, file, other, unknown",
-    ),
-    (
-        "proc.stdout",
-        Field::ProcStdout,
-        Ty::Str,
-        Some(EventKind::Exec),
-        "what fd 1 is (same values)",
-    ),
-    (
-        "parent.name",
-        Field::ParentName,
-        Ty::Str,
-        Some(EventKind::Exec),
-        "the parent's name",
-    ),
-    (
-        "parent.exe",
-        Field::ParentExe,
-        Ty::Str,
-        Some(EventKind::Exec),
-        "the parent's executable",
-    ),
-    (
-        "ancestors",
-        Field::Ancestors,
-        Ty::List,
-        Some(EventKind::Exec),
-        "names of the ancestors, parent first",
-    ),
-    (
-        "container",
-        Field::Container,
-        Ty::Bool,
-        None,
-        "true when the event belongs to a container",
-    ),
-    (
-        "container.id",
-        Field::ContainerId,
-        Ty::Str,
-        None,
-        "full container id",
-    ),
-    (
-        "container.name",
-        Field::ContainerName,
-        Ty::Str,
-        None,
-        "container name (from the engine)",
-    ),
-    (
-        "container.image",
-        Field::ContainerImage,
-        Ty::Str,
-        None,
-        "image reference the container was created from (from the engine)",
-    ),
-    (
-        "conn.proto",
-        Field::ConnProto,
-        Ty::Str,
-        Some(EventKind::Connection),
-        "tcp, udp, icmp, icmpv6, sctp, …",
-    ),
-    (
-        "conn.phase",
-        Field::ConnPhase,
-        Ty::Str,
-        Some(EventKind::Connection),
-        "new or destroy",
-    ),
-    (
-        "conn.src_ip",
-        Field::ConnSrcIp,
-        Ty::Ip,
-        Some(EventKind::Connection),
-        "originator address",
-    ),
-    (
-        "conn.dst_ip",
-        Field::ConnDstIp,
-        Ty::Ip,
-        Some(EventKind::Connection),
-        "responder address",
-    ),
-    (
-        "conn.src_port",
-        Field::ConnSrcPort,
-        Ty::Int,
-        Some(EventKind::Connection),
-        "originator port (0 for portless protocols)",
-    ),
-    (
-        "conn.dst_port",
-        Field::ConnDstPort,
-        Ty::Int,
-        Some(EventKind::Connection),
-        "responder port",
-    ),
-];
+use crate::event::{Ancestor, ConnEvent, Event, EventKind, ExecEvent, FileEvent, ResourceEvent};
 
 /// A type error in a condition.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -341,10 +129,8 @@ fn node(
                     known.join(", ")
                 )));
             };
-            if let Some(scope) = scope {
-                if scope != kind {
-                    return Err(e(format!("`{name}` does not exist on {kind:?} events")));
-                }
+            if !scope.is_empty() && !scope.contains(&kind) {
+                return Err(e(format!("`{name}` does not exist on {kind:?} events")));
             }
             let Some((op, value)) = cmp else {
                 return if ty == Ty::Bool {
@@ -494,6 +280,8 @@ impl Subject<'_> {
             }
             (Event::Exec(x), f) => exec_field(x, f),
             (Event::Conn(c), f) => conn_field(c, f),
+            (Event::File(x), f) => file_field(x, f),
+            (Event::Resource(r), f) => resource_field(r, f),
         }
     }
 }
@@ -517,6 +305,30 @@ fn exec_field(x: &ExecEvent, f: Field) -> Val<'_> {
             .and_then(|p| p.exe.as_deref())
             .map_or(Val::Missing, Val::Str),
         Field::Ancestors => Val::Ancestors(&x.ancestors),
+        _ => Val::Missing,
+    }
+}
+
+fn file_field(x: &FileEvent, f: Field) -> Val<'_> {
+    match f {
+        Field::ProcName if !x.name.is_empty() => Val::Str(&x.name),
+        Field::ProcExe => x.exe.as_deref().map_or(Val::Missing, Val::Str),
+        Field::ProcPid => Val::Int(i64::from(x.pid)),
+        Field::FilePath => Val::Str(&x.path),
+        Field::FileOp => x.op.map_or(Val::Missing, |o| Val::Str(o.as_str())),
+        Field::FileUpperLayer => x.upper_layer.map_or(Val::Missing, Val::Bool),
+        Field::FileProfile => Val::Bool(x.allowlisted.is_some()),
+        Field::FileAllowlisted => x.allowlisted.map_or(Val::Missing, Val::Bool),
+        _ => Val::Missing,
+    }
+}
+
+fn resource_field(r: &ResourceEvent, f: Field) -> Val<'_> {
+    match f {
+        Field::MemoryPct => r
+            .memory_pct
+            .map_or(Val::Missing, |n| Val::Int(i64::from(n))),
+        Field::PidsPct => r.pids_pct.map_or(Val::Missing, |n| Val::Int(i64::from(n))),
         _ => Val::Missing,
     }
 }

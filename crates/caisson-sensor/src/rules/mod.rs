@@ -8,6 +8,7 @@
 //! `disable` removes rules last, whatever else the file says about them.
 
 pub mod expr;
+pub mod fields;
 pub mod lang;
 
 use std::collections::BTreeMap;

@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use super::*;
-use crate::event::{Ancestor, ConnEvent, ConnPhase, Event, ExecEvent, FdKind};
+use crate::event::{
+    Ancestor, ConnEvent, ConnPhase, Event, ExecEvent, FdKind, FileEvent, FileOp, ResourceEvent,
+};
 
 const CID: &str = "1a239dd541002cd3ce931c0ba17b40c2e27c3ec282a581d572cb8ef31a9ba1b9";
 
@@ -46,7 +48,14 @@ fn builtin_rules_compile_and_are_documented() {
             "package-manager",
             "netcat-remote-exec",
             "reverse-shell",
-            "metadata-service"
+            "metadata-service",
+            "docker-socket-access",
+            "sensitive-file-read",
+            "write-below-system-dirs",
+            "drop-and-execute",
+            "exec-not-allowed",
+            "memory-near-limit",
+            "pids-near-limit"
         ]
     );
     for r in set.rules() {
@@ -218,7 +227,9 @@ fn bad_user_files_name_the_problem() {
         ("rules: [{id: x, description: d, severity: LOW, mitre: [X1], event: exec, condition: container}]", "not a MITRE"),
         ("rules: [{id: x, description: d, severity: LOW, event: exec, condition: 'proc.name = sh'}]", "quote strings"),
         ("rules: [{id: x, description: d, severity: LOW, event: connection, condition: 'proc.name = \"sh\"'}]", "does not exist on Connection"),
-        ("rules: [{id: x, description: d, severity: LOW, event: file, condition: container}]", "unknown variant `file`"),
+        ("rules: [{id: x, description: d, severity: LOW, event: files, condition: container}]", "unknown variant `files`"),
+        ("rules: [{id: x, description: d, severity: LOW, event: file, condition: 'proc.tty = 0'}]", "does not exist on File"),
+        ("rules: [{id: x, description: d, severity: LOW, event: exec, condition: 'file.path = \"/x\"'}]", "does not exist on Exec"),
         ("allow: {reverse-shell: ['proc.nam = \"x\"']}", "allow[0]"),
     ] {
         let e = RuleSet::from_texts(BUILTIN_RULES, Some(("user.yaml", text))).unwrap_err().to_string();
@@ -234,4 +245,119 @@ fn technique_ids() {
     for bad in ["T105", "T1059.04", "t1059", "T1059.0041", "TA0002"] {
         assert!(!is_technique(bad), "{bad}");
     }
+}
+
+fn file(op: FileOp, path: &str, name: &str) -> Event {
+    Event::File(Box::new(FileEvent {
+        op: Some(op),
+        path: path.into(),
+        pid: 42,
+        name: name.into(),
+        container_id: Some(CID.into()),
+        ..FileEvent::default()
+    }))
+}
+
+#[test]
+fn file_rules_fire_on_their_events_only() {
+    let set = RuleSet::builtin().unwrap();
+    let f = |ev: &Event| fired(&set, ev, true);
+    assert_eq!(
+        f(&file(FileOp::Open, "/etc/shadow", "cat")),
+        ["sensitive-file-read"]
+    );
+    assert_eq!(
+        f(&file(FileOp::Open, "/root/.ssh/id_ed25519", "cat")),
+        ["sensitive-file-read"]
+    );
+    assert_eq!(
+        f(&file(FileOp::Open, "/home/u/.ssh/id_rsa", "cat")),
+        ["sensitive-file-read"]
+    );
+    assert_eq!(
+        f(&file(FileOp::Open, "/etc/sudoers.d/x", "cat")),
+        ["sensitive-file-read"]
+    );
+    // The system's own authentication programs may read them.
+    assert!(f(&file(FileOp::Open, "/etc/shadow", "unix_chkpwd")).is_empty());
+    assert!(f(&file(FileOp::Open, "/etc/passwd", "cat")).is_empty());
+    assert!(f(&file(FileOp::Open, "/home/u/.ssh/id_rsa.pub", "cat")).is_empty());
+    assert_eq!(
+        f(&file(FileOp::Write, "/etc/profile", "sh")),
+        ["write-below-system-dirs"]
+    );
+    assert_eq!(
+        f(&file(FileOp::Write, "/usr/bin/x", "cp")),
+        ["write-below-system-dirs"]
+    );
+    assert!(f(&file(FileOp::Write, "/tmp/x", "sh")).is_empty());
+    assert!(f(&file(FileOp::Open, "/etc/profile", "sh")).is_empty());
+    assert!(f(&file(FileOp::Write, "/etcetera", "sh")).is_empty());
+    // drop-and-execute: the upper layer decides; unknown is not a finding.
+    let mut dropped = file(FileOp::Exec, "/tmp/x", "x");
+    assert!(f(&dropped).is_empty());
+    if let Event::File(x) = &mut dropped {
+        x.upper_layer = Some(true);
+    }
+    assert_eq!(f(&dropped), ["drop-and-execute"]);
+    // exec-not-allowed needs a profile, and fires only on what it lacks.
+    let mut e = file(FileOp::Exec, "/bin/busybox", "sh");
+    assert!(f(&e).is_empty());
+    if let Event::File(x) = &mut e {
+        x.allowlisted = Some(true);
+    }
+    assert!(f(&e).is_empty());
+    if let Event::File(x) = &mut e {
+        x.allowlisted = Some(false);
+    }
+    assert_eq!(f(&e), ["exec-not-allowed"]);
+    // Host processes never fire the built-in file rules.
+    assert!(fired(&set, &file(FileOp::Open, "/etc/shadow", "cat"), false).is_empty());
+}
+
+#[test]
+fn resource_rules_fire_near_the_limits() {
+    let set = RuleSet::builtin().unwrap();
+    let r = |mem: Option<u32>, pids: Option<u32>| {
+        fired(
+            &set,
+            &Event::Resource(Box::new(ResourceEvent {
+                container_id: CID.into(),
+                memory_pct: mem,
+                pids_pct: pids,
+                ..ResourceEvent::default()
+            })),
+            true,
+        )
+    };
+    assert_eq!(r(Some(95), Some(10)), ["memory-near-limit"]);
+    assert_eq!(r(Some(89), Some(90)), ["pids-near-limit"]);
+    assert!(r(None, None).is_empty());
+}
+
+#[test]
+fn docker_socket_clients_in_containers() {
+    let set = RuleSet::builtin().unwrap();
+    let exec = |name: &str, args: &[&str]| {
+        Event::Exec(Box::new(ExecEvent {
+            name: name.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            ..ExecEvent::default()
+        }))
+    };
+    for ev in [
+        exec(
+            "curl",
+            &[
+                "--unix-socket",
+                "/var/run/docker.sock",
+                "http://x/containers/json",
+            ],
+        ),
+        exec("docker", &["ps"]),
+        exec("wget", &["-H", "unix:///var/run/docker.sock"]),
+    ] {
+        assert_eq!(fired(&set, &ev, true), ["docker-socket-access"], "{ev:?}");
+    }
+    assert!(fired(&set, &exec("curl", &["http://x/"]), true).is_empty());
 }

@@ -10,6 +10,10 @@
 pub mod conntrack;
 #[cfg(target_os = "linux")]
 pub mod exec;
+#[cfg(target_os = "linux")]
+pub mod fanotify;
+#[cfg(target_os = "linux")]
+pub mod watch;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};

@@ -6,6 +6,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
+use std::sync::Arc;
+
+use caisson_sensor::allowlist::{AllowlistMode, Profiles};
+use caisson_sensor::metrics::Metrics;
 use caisson_sensor::pipeline::{Engine, JsonLines, Pipeline, SensorConfig};
 use caisson_sensor::{DockerDirectory, RuleSet};
 use clap::{Args, Subcommand};
@@ -22,6 +26,36 @@ enum SensorCommand {
     Run(RunArgs),
     /// Check a rules file and list the rules in force (built-in plus the file).
     Rules(RulesArgs),
+    /// Learn the executables one container runs for a while; write its image's allowlist profile.
+    Learn(LearnArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// File rules only, no allowlists.
+    Off,
+    /// Learn each image's executables; write profiles to --profiles DIR at exit.
+    Discover,
+    /// Alert (exec-not-allowed) on executables not in the image's profile.
+    Monitor,
+    /// Deny them: the exec fails with EPERM (fanotify permission events).
+    Protect,
+}
+
+#[derive(Debug, Args)]
+struct LearnArgs {
+    /// Docker Engine address (unix:///path, tcp://host:port); default DOCKER_HOST, then /var/run/docker.sock.
+    #[arg(long, value_name = "URL")]
+    docker_host: Option<String>,
+    /// The container (name or id prefix).
+    #[arg(long, value_name = "NAME")]
+    container: String,
+    /// How long to learn: 30s, 5m, 1500ms.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Where the profile goes (YAML).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -38,6 +72,30 @@ struct RunArgs {
     /// Stop after this many seconds (default: until interrupted).
     #[arg(long, value_name = "SECS")]
     duration: Option<u64>,
+    /// Executable allowlists: off, discover, monitor or protect.
+    #[arg(long, value_enum, default_value = "off")]
+    mode: Mode,
+    /// Directory of allowlist profiles (*.yaml): read in monitor and protect mode, written in discover mode.
+    #[arg(long, value_name = "DIR")]
+    profiles: Option<PathBuf>,
+    /// Serve Prometheus metrics on this address (GET /metrics), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (n, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, "s"), |i| s.split_at(i));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (30s, 5m, 1500ms)"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("{s:?}: unit must be ms, s or m")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -50,12 +108,13 @@ struct RulesArgs {
 pub fn run(args: SensorArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         SensorCommand::Run(a) => run_sensor(a),
+        SensorCommand::Learn(a) => learn(a),
         SensorCommand::Rules(a) => {
             let set = RuleSet::load(a.rules.as_deref())?;
             for r in set.rules() {
                 let severity = serde_json::to_value(r.severity)?;
                 println!(
-                    "{:<22} {:<8} {:<10} {:<16} {}",
+                    "{:<24} {:<8} {:<10} {:<20} {}",
                     r.id,
                     severity.as_str().unwrap_or("?"),
                     format!("{:?}", r.event).to_lowercase(),
@@ -71,11 +130,75 @@ pub fn run(args: SensorArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn learn(a: LearnArgs) -> anyhow::Result<ExitCode> {
+    let directory = DockerDirectory::connect(a.docker_host.as_deref())?;
+    let config = SensorConfig {
+        duration: Some(a.duration),
+        exec: false,
+        conntrack: false,
+        resources: false,
+        mode: AllowlistMode::Discover,
+        only: Some(a.container.clone()),
+        ..SensorConfig::default()
+    };
+    let mut engine = Engine::new(
+        RuleSet::from_texts("", None)?,
+        DockerDirectory::connect(a.docker_host.as_deref())?,
+        &config,
+        caisson_sensor::pipeline::host_name(),
+    );
+    let pipeline = Pipeline::start_with(config, Some(Box::new(directory)))
+        .context("starting the sensor (it needs root on Linux)")?;
+    let shared = pipeline.shared();
+    eprintln!(
+        "caisson sensor learn: learning the executables of {} for {:?}",
+        a.container, a.duration
+    );
+    pipeline.run(&mut engine, &mut JsonLines(std::io::sink()));
+    let profiles = shared.learned();
+    let Some(p) = profiles.first() else {
+        anyhow::bail!(
+            "learned nothing: container {} was not found running (hint: check `docker ps`)",
+            a.container
+        );
+    };
+    p.write(&a.output)?;
+    eprintln!(
+        "caisson sensor learn: {} executables of image {} written to {}",
+        p.executables.len(),
+        p.image,
+        a.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
     let rules = RuleSet::load(a.rules.as_deref())?;
     let directory = DockerDirectory::connect(a.docker_host.as_deref())?;
+    let mode = match a.mode {
+        Mode::Off => AllowlistMode::Off,
+        Mode::Discover => AllowlistMode::Discover,
+        Mode::Monitor => AllowlistMode::Monitor,
+        Mode::Protect => AllowlistMode::Protect,
+    };
+    let profiles = match (&a.profiles, mode) {
+        (Some(dir), AllowlistMode::Monitor | AllowlistMode::Protect) => Profiles::load_dir(dir)?,
+        (None, AllowlistMode::Monitor | AllowlistMode::Protect | AllowlistMode::Discover) => {
+            anyhow::bail!("--mode {:?} needs --profiles DIR", a.mode)
+        }
+        _ => Profiles::default(),
+    };
+    let metrics = a.metrics.map(|_| Arc::new(Metrics::new()));
+    if let (Some(addr), Some(m)) = (a.metrics, &metrics) {
+        let bound = caisson_sensor::metrics::serve(addr, m.clone())
+            .with_context(|| format!("serving metrics on {addr}"))?;
+        eprintln!("caisson sensor: metrics on http://{bound}/metrics");
+    }
     let config = SensorConfig {
         duration: a.duration.map(Duration::from_secs),
+        mode,
+        profiles,
+        metrics,
         ..SensorConfig::default()
     };
     let mut engine = Engine::new(
@@ -84,8 +207,10 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         &config,
         caisson_sensor::pipeline::host_name(),
     );
-    let pipeline =
-        Pipeline::start(config).context("starting the sensor (it needs root on Linux)")?;
+    let watcher = DockerDirectory::connect(a.docker_host.as_deref())?;
+    let pipeline = Pipeline::start_with(config, Some(Box::new(watcher)))
+        .context("starting the sensor (it needs root on Linux)")?;
+    let shared = pipeline.shared();
     let stop = pipeline.stop.clone();
     std::thread::spawn(move || {
         if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -103,8 +228,8 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         }
     });
     eprintln!(
-        "caisson sensor: watching process execs and connections; alerts to {}",
-        a.alerts
+        "caisson sensor: watching process execs, connections and container files (allowlists: {:?}); alerts to {}",
+        a.mode, a.alerts
     );
     let stats = if a.alerts == "-" {
         pipeline.run(&mut engine, &mut JsonLines(std::io::stdout().lock()))
@@ -121,6 +246,21 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|s| s.dropped + s.kernel_overruns)
         .sum();
+    if mode == AllowlistMode::Discover {
+        if let Some(dir) = &a.profiles {
+            fs_err::create_dir_all(dir)?;
+            for p in shared.learned() {
+                let path = dir.join(p.file_name());
+                p.write(&path)?;
+                eprintln!(
+                    "caisson sensor: profile of {} ({} executables) written to {}",
+                    p.image,
+                    p.executables.len(),
+                    path.display()
+                );
+            }
+        }
+    }
     eprintln!(
         "caisson sensor: {} events, {} alerts ({} suppressed as duplicates), {} lost, rule evaluation p99 {:.1} µs",
         stats.events, stats.alerts, stats.suppressed, lost, stats.eval_p99_us
