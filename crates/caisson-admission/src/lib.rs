@@ -4,8 +4,9 @@
 //! `admission.k8s.io/v1` in and out) and `GET /healthz`. The [`PolicySet`] is
 //! compiled once and shared; each request is decided on a small pool of
 //! evaluation threads (large stacks, bounded queue) under a deadline, and every
-//! decision goes to a [`DecisionSink`]. [`tls::serve`] runs the router over
-//! rustls (ring provider); [`manifests`] writes what a cluster needs to call it.
+//! decision goes to a [`DecisionSink`]. [`tls::server_config`] builds the
+//! rustls (ring provider) configuration `caisson_http::serve` runs the
+//! router with; [`manifests`] writes what a cluster needs to call it.
 //!
 //! Deciding is a pure function of the request bytes ([`decide`]), so tests and
 //! the fuzz target exercise it without a network.
@@ -19,6 +20,7 @@
 mod clock;
 mod decide;
 mod error;
+mod lookup;
 mod pool;
 mod server;
 

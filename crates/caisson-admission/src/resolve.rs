@@ -24,6 +24,19 @@ pub trait FactsSource: Send + Sync {
     /// Facts for `images` (references as written in the object), added to
     /// `base` where `base` leaves a field empty.
     fn facts(&self, images: &[String], base: &SupplyChainFacts) -> SupplyChainFacts;
+
+    /// The facts to decide with when the lookup could not run or finish
+    /// (`why`): what `base` says, plus whatever the source would have
+    /// looked up marked as failed for `why`.
+    fn unavailable(
+        &self,
+        images: &[String],
+        base: &SupplyChainFacts,
+        why: &str,
+    ) -> SupplyChainFacts {
+        let _ = (images, why);
+        base.clone()
+    }
 }
 
 /// How long looked-up facts are reused.
@@ -334,6 +347,25 @@ impl FactsSource for SignatureFacts {
             }
             if entry.os.is_none() {
                 entry.os = live.os;
+            }
+        }
+        out
+    }
+
+    fn unavailable(
+        &self,
+        images: &[String],
+        base: &SupplyChainFacts,
+        why: &str,
+    ) -> SupplyChainFacts {
+        let mut out = base.clone();
+        if self.keys.is_empty() {
+            return out;
+        }
+        for image in images {
+            let entry = out.images.entry(image.clone()).or_default();
+            if entry.signature.is_none() {
+                entry.signature = Some(unverified(why.to_string()));
             }
         }
         out

@@ -16,6 +16,7 @@ use crate::resolve::FactsSource;
 use serde_json::{json, Value as Json};
 
 use crate::decide::{decide_value, rejected, Outcome};
+use crate::lookup::{Looked, Lookups};
 use crate::pool::Pool;
 use crate::sink::{DecisionRecord, DecisionSink};
 use crate::AdmissionError;
@@ -38,6 +39,14 @@ pub struct ServerLimits {
     pub queue: usize,
     /// Stack of each evaluation thread.
     pub stack_bytes: usize,
+    /// Registry lookups (tag resolution, signatures, scan results) in
+    /// flight at once, off the evaluation threads; beyond, a request is
+    /// decided with facts saying the lookup did not run.
+    pub lookups: usize,
+    /// Time a request's registry lookups may take; past it the request is
+    /// decided with facts saying they did not finish. At or above
+    /// `deadline`, a lookup that takes the whole deadline denies the request.
+    pub lookup_timeout: Duration,
 }
 
 impl Default for ServerLimits {
@@ -49,6 +58,8 @@ impl Default for ServerLimits {
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             queue: 1024,
             stack_bytes: 16 << 20,
+            lookups: 16,
+            lookup_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -67,6 +78,7 @@ struct Inner {
     sink: Option<Arc<dyn DecisionSink>>,
     limits: ServerLimits,
     pool: Pool,
+    lookups: Lookups,
 }
 
 impl std::fmt::Debug for AdmissionState {
@@ -108,6 +120,7 @@ impl AdmissionState {
                 sink,
                 limits,
                 pool,
+                lookups: Lookups::new(limits.lookups, limits.lookup_timeout),
             }),
         })
     }
@@ -199,26 +212,40 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
         .and_then(Json::as_str)
         .unwrap_or("")
         .to_string();
+    let started = std::time::Instant::now();
+    let deadline = state.inner.limits.deadline;
+    // Registry lookups first, on their own bounded stage: the evaluation
+    // threads never wait on the network.
+    let facts = match &state.inner.source {
+        Some(source) => {
+            match state
+                .inner
+                .lookups
+                .facts(source, &review, &state.inner.facts, deadline)
+                .await
+            {
+                Looked::Facts(f) => f,
+                Looked::Deadline => {
+                    return into_response(failed(
+                        &state,
+                        &uid,
+                        &request,
+                        &format!(
+                            "image lookups did not finish within {} ms (the request's deadline); denied (fail closed)",
+                            deadline.as_millis()
+                        ),
+                    ))
+                }
+            }
+        }
+        None => Arc::clone(&state.inner.facts),
+    };
     let inner = Arc::clone(&state.inner);
     let claim = Arc::new(Claim::default());
     let job_claim = Arc::clone(&claim);
     let job_uid = uid.clone();
     let job = move || {
-        let images = match &inner.source {
-            Some(_) => review
-                .pointer("/request/object")
-                .map(caisson_policy::container_images)
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let out = match &inner.source {
-            Some(source) if !images.is_empty() => decide_value(
-                &inner.policies,
-                &source.facts(&images, &inner.facts),
-                &review,
-            ),
-            _ => decide_value(&inner.policies, &inner.facts, &review),
-        };
+        let out = decide_value(&inner.policies, &facts, &review);
         if !job_claim.take() {
             // Too late: the handler answered (a denial) and recorded that.
             return out;
@@ -237,9 +264,9 @@ async fn validate(State(state): State<AdmissionState>, body: Bytes) -> Response 
                 .into_response();
         }
     };
-    let deadline = state.inner.limits.deadline;
     let mut rx = rx;
-    let out = match tokio::time::timeout(deadline, &mut rx).await {
+    let remaining = deadline.saturating_sub(started.elapsed());
+    let out = match tokio::time::timeout(remaining, &mut rx).await {
         Ok(Ok(out)) => out,
         Ok(Err(_)) if claim.take() => failed(
             &state,

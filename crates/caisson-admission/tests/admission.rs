@@ -1,5 +1,5 @@
 //! AdmissionReview round trips over real HTTPS on loopback: the webhook's router
-//! served by `tls::serve` with a certificate from `manifests::certificates`, a
+//! served by `caisson_http::serve` with a certificate from `manifests::certificates`, a
 //! reqwest client trusting only the generated CA and resolving the in-cluster
 //! service name to the loopback port.
 #![allow(clippy::unwrap_used)]

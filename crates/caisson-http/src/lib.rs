@@ -110,6 +110,24 @@ impl Drop for Slot {
     }
 }
 
+/// Resolves on SIGINT or SIGTERM (on SIGINT only where SIGTERM cannot be
+/// listened for): the `shutdown` future of a server run from the command
+/// line.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
 /// Serves `app` on `listener` (over TLS when `tls` is given) until
 /// `shutdown` resolves, then drains in-flight requests for at most
 /// `limits.drain_timeout`.

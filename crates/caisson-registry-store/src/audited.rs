@@ -47,6 +47,9 @@ pub enum Change {
     CreateRobot(Robot),
     DeleteRobot(String),
     PutNamespace(Namespace),
+    /// Creates the namespace unless it exists (a push into an unknown
+    /// namespace); an existing one is left exactly as it is.
+    CreateNamespace(Namespace),
     DeleteNamespace(String),
     SetPullPolicy {
         namespace: String,
@@ -78,6 +81,7 @@ impl Change {
             Change::CreateRobot(_) => "create robot",
             Change::DeleteRobot(_) => "delete robot",
             Change::PutNamespace(_) => "store namespace",
+            Change::CreateNamespace(_) => "create namespace",
             Change::DeleteNamespace(_) => "delete namespace",
             Change::SetPullPolicy { .. } => "store pull policy",
             Change::SetMembership(_) => "set membership",
@@ -96,6 +100,8 @@ pub enum Changed {
     Untagged(Option<Vec<String>>),
     /// Deletions and removals: whether there was something to remove.
     Removed(bool),
+    /// [`Change::CreateNamespace`]: whether it was created (not there yet).
+    Created(bool),
     /// Every other change.
     Done,
 }

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use caisson_audit::{AuditEvent, Outcome};
 use caisson_oci::{media_type, parse_manifest_document, Digest, Hasher, ManifestDocument};
 use caisson_registry_store::{
-    now_ms, BlobStore, Change, Changed, ManifestRecord, ManifestRef, MetaStore, RefKind, StoreError,
+    now_ms, BlobStore, Change, Changed, ManifestRecord, ManifestRef, MetaStore, Namespace, RefKind,
+    StoreError,
 };
 use futures_util::StreamExt;
 
@@ -268,6 +269,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             }
         }
         let ns = self.meta.get_namespace(namespace_of(name)).await?;
+        let unknown_namespace = ns.is_none();
         let immutable = ns.is_some_and(|n| n.immutable_tags);
         let target = format!("{name}:{reference}");
         // Refuse an immutable tag move before anything is written: a refused
@@ -285,6 +287,9 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                     return Err(self.refuse_tag_move(ctx, &target, e).await);
                 }
             }
+        }
+        if unknown_namespace {
+            self.create_namespace_for_push(ctx, name).await?;
         }
         self.blobs.put(&d, bytes.clone()).await?;
         let media_type_pushed = parsed.media_type.clone();
@@ -356,6 +361,32 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             set(&mut resp, "oci-subject", &s.to_string());
         }
         Ok(resp)
+    }
+
+    /// A push into a namespace with no record creates it (private, no
+    /// quota, mutable tags, audited) so it can be listed and given members
+    /// and policies. A namespace created meanwhile is left as it is.
+    async fn create_namespace_for_push(&self, ctx: &Ctx, repo: &str) -> ApiResult<()> {
+        let namespace = namespace_of(repo).to_string();
+        let ev = self.event(
+            &ctx.actor(),
+            &ctx.source,
+            "create-namespace",
+            &namespace,
+            Outcome::Success,
+            &format!("created by a push to {repo}: private, mutable tags, no quota"),
+        );
+        let change = Change::CreateNamespace(Namespace {
+            name: namespace,
+            public: false,
+            immutable_tags: false,
+            quota_bytes: None,
+        });
+        self.audited(change, move |done| {
+            matches!(done, Changed::Created(true)).then_some(ev)
+        })
+        .await?;
+        Ok(())
     }
 
     /// Audits a push refused because it would move an immutable tag and

@@ -580,3 +580,45 @@ fn the_data_directory_and_metadata_database_are_owner_only() {
     assert_eq!(mode(s.dir.path()), 0o700);
     assert_eq!(mode(&s.dir.path().join("meta.sqlite")), 0o600);
 }
+
+// -- Issue 15: a push into an unknown namespace creates its record ------------
+
+/// A push into a namespace that has no record (an admin pushing `ops/app`)
+/// creates the namespace, private and audited, so that it is listed and can
+/// be given a pull policy; pushing again does not touch its settings.
+#[test]
+fn a_push_into_an_unknown_namespace_creates_it() {
+    let s = start();
+    s.push_image("ops/app", "v1", b"layer");
+    let ops = |s: &Server| {
+        let (st, list) = admin(s, Method::GET, "/namespaces", None);
+        assert_eq!(st, 200, "{list}");
+        list.as_array()
+            .and_then(|l| l.iter().find(|n| n["name"] == "ops").cloned())
+            .unwrap_or_else(|| panic!("ops not listed: {list}"))
+    };
+    assert_eq!(ops(&s)["public"], false);
+    let (st, v) = admin(
+        &s,
+        Method::PUT,
+        "/namespaces/ops/pull-policy",
+        Some(json!({"block_severity": "critical"})),
+    );
+    assert!((200..300).contains(&st), "{st} {v}");
+    // Settings made since survive the next push.
+    let (st, v) = admin(
+        &s,
+        Method::PUT,
+        "/namespaces/ops",
+        Some(json!({"public": true})),
+    );
+    assert!((200..300).contains(&st), "{st} {v}");
+    s.push_image("ops/app", "v2", b"layer two");
+    assert_eq!(ops(&s)["public"], true);
+    let created: Vec<Value> = audit(&s)
+        .into_iter()
+        .filter(|e| e["action"] == "create-namespace" && e["target"] == "ops")
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0]["actor"], "user:admin");
+}

@@ -92,9 +92,15 @@ impl Webhook {
                 .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
-                caisson_admission::tls::serve(listener, tls, app, async {
-                    let _ = stopped.await;
-                })
+                caisson_http::serve(
+                    listener,
+                    Some(tls),
+                    app,
+                    caisson_http::Limits::default(),
+                    async {
+                        let _ = stopped.await;
+                    },
+                )
                 .await;
             });
         });

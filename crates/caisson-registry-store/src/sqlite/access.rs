@@ -191,6 +191,23 @@ pub fn put_namespace(c: &mut Connection, ns: &Namespace) -> Result<()> {
     Ok(())
 }
 
+/// Inserts `ns` unless a namespace of that name exists; true when inserted.
+pub fn create_namespace(c: &mut Connection, ns: &Namespace) -> Result<bool> {
+    let n = c
+        .execute(
+            "INSERT INTO namespaces(name, public, immutable_tags, quota_bytes) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(name) DO NOTHING",
+            params![
+                ns.name,
+                ns.public,
+                ns.immutable_tags,
+                ns.quota_bytes.map(|q| i64::try_from(q).unwrap_or(i64::MAX))
+            ],
+        )
+        .map_err(backend("create namespace"))?;
+    Ok(n == 1)
+}
+
 fn ns_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Namespace> {
     Ok(Namespace {
         name: r.get(0)?,

@@ -94,6 +94,7 @@ fn change_in(c: &mut Connection, change: Change) -> Result<Changed> {
             access::put_namespace(c, &ns)?;
             Changed::Done
         }
+        Change::CreateNamespace(ns) => Changed::Created(access::create_namespace(c, &ns)?),
         Change::DeleteNamespace(name) => Changed::Removed(access::delete_namespace(c, &name)?),
         Change::SetPullPolicy { namespace, policy } => {
             access::set_pull_policy(c, &namespace, policy.as_ref())?;

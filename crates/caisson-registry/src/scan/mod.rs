@@ -201,6 +201,11 @@ pub struct ScanHub {
     pub(crate) events: broadcast::Sender<RegistryEvent>,
     pub(crate) wake: Notify,
     pub(crate) paused: AtomicBool,
+    /// Set by [`Registry::stop_scanning`]: workers exit at their next job
+    /// boundary.
+    pub(crate) stopping: AtomicBool,
+    /// The running workers, awaited by [`Registry::stop_scanning`].
+    pub(crate) workers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     pub(crate) db: tokio::sync::RwLock<Option<OpenDb>>,
     /// One re-scan at a time; holds the stamp of the database the last
     /// successful re-scan used (`None`: none since start, so the first
@@ -231,6 +236,8 @@ impl ScanHub {
             events,
             wake: Notify::new(),
             paused: AtomicBool::new(config.start_paused),
+            stopping: AtomicBool::new(false),
+            workers: std::sync::Mutex::new(Vec::new()),
             db: tokio::sync::RwLock::new(None),
             rescan_lock: tokio::sync::Mutex::new(None),
         }
@@ -522,9 +529,13 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         if n > 0 {
             tracing::info!("re-queued {n} interrupted scan job(s)");
         }
+        let mut workers = Vec::with_capacity(self.config.scan.workers);
         for i in 0..self.config.scan.workers {
             let reg = self.clone();
-            tokio::spawn(async move { reg.worker_loop(i).await });
+            workers.push(tokio::spawn(async move { reg.worker_loop(i).await }));
+        }
+        if let Ok(mut w) = self.scan.workers.lock() {
+            w.extend(workers);
         }
         if self.config.scan.db_dir.is_some() {
             let reg = self.clone();
@@ -533,6 +544,27 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         let reg = self.clone();
         tokio::spawn(async move { reg.retention_loop().await });
         Ok(())
+    }
+
+    /// Stops the scan workers at a job boundary: a worker finishes the job
+    /// it holds (its results and audit record are stored) and takes no
+    /// other. Waits at most `deadline`; a worker still scanning then is
+    /// abandoned with the process, and its job, left `running`, is queued
+    /// again at the next start. Returns how many workers stopped in time.
+    pub async fn stop_scanning(&self, deadline: Duration) -> (usize, usize) {
+        self.scan.stopping.store(true, Ordering::SeqCst);
+        self.scan.wake.notify_waiters();
+        let workers = match self.scan.workers.lock() {
+            Ok(mut w) => std::mem::take(&mut *w),
+            Err(_) => Vec::new(),
+        };
+        let total = workers.len();
+        let all = futures_util::future::join_all(workers);
+        let stopped = match tokio::time::timeout(deadline, all).await {
+            Ok(done) => done.len(),
+            Err(_) => 0,
+        };
+        (stopped, total)
     }
 
     async fn db_watch_loop(self: Arc<Self>) {

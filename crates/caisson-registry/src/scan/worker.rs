@@ -80,6 +80,10 @@ struct Catalogued {
 impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     pub(crate) async fn worker_loop(self: Arc<Self>, n: usize) {
         loop {
+            if self.scan.stopping.load(Ordering::SeqCst) {
+                tracing::debug!(worker = n, "scan worker stopped");
+                return;
+            }
             if self.scan.paused.load(Ordering::SeqCst) {
                 let notified = self.scan.wake.notified();
                 if self.scan.paused.load(Ordering::SeqCst) {

@@ -132,10 +132,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("listening on {}", args.listen))?;
         let local = listener.local_addr().context("reading the bound address")?;
         eprintln!("caisson admission: listening on https://{local} ({policies} policies)");
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        caisson_admission::tls::serve(listener, tls, app, shutdown).await;
+        // Header-read and body-idle timeouts, connection limits; SIGINT or
+        // SIGTERM stop accepting and let in-flight reviews finish.
+        caisson_http::serve(
+            listener,
+            Some(tls),
+            app,
+            caisson_http::Limits::default(),
+            caisson_http::shutdown_signal(),
+        )
+        .await;
+        eprintln!("caisson admission: stopped");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)

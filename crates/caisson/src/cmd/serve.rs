@@ -305,9 +305,18 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         tls,
         app,
         caisson_http::Limits::default(),
-        shutdown_signal(),
+        caisson_http::shutdown_signal(),
     )
     .await;
+    // No request is in flight any more; scan workers finish the job they
+    // hold (its results and record stored) and take no other.
+    let (stopped, workers) = reg.stop_scanning(Duration::from_secs(30)).await;
+    if stopped < workers {
+        eprintln!(
+            "{} scan worker(s) still busy after 30 s: their jobs run again at the next start",
+            workers - stopped
+        );
+    }
     // Requests have drained: their records are in the chain, so the last
     // checkpoint covers everything this process wrote.
     match reg.checkpoint_audit().await {
@@ -317,22 +326,6 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     }
     eprintln!("caisson registry stopped");
     Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
 }
 
 #[cfg(test)]

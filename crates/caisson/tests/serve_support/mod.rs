@@ -31,6 +31,27 @@ impl Serve {
         self.child.wait().expect("wait");
     }
 
+    /// Sends SIGTERM and returns at once (see [`Serve::wait`]).
+    pub fn signal_term(&self) {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(st.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the server to exit, at most `limit`; `None` if it did not.
+    pub fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Stops the server with SIGTERM and waits for it to exit.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let st = Command::new("kill")
