@@ -1,6 +1,9 @@
 //! Node.js: installed `node_modules/[@scope/]<name>/package.json` (nested to a
-//! bounded depth), the project's own `package.json` when a lockfile sits
-//! beside it, and `package-lock.json` / `npm-shrinkwrap.json` v1–v3.
+//! bounded depth), modules a distribution installed into Node's global
+//! search path (Debian's `node-*` packages: `/usr/share/nodejs/<name>/`,
+//! `/usr/lib/nodejs/<name>/`, `/usr/lib/<triplet>/nodejs/<name>/`), the
+//! project's own `package.json` when a lockfile sits beside it, and
+//! `package-lock.json` / `npm-shrinkwrap.json` v1–v3.
 
 use caisson_image::Vfs;
 use caisson_model::{Package, PackageType, Purl};
@@ -30,13 +33,44 @@ pub fn installed_name(path: &str) -> Option<&str> {
     if path.matches("/node_modules/").count() > MAX_NESTING {
         return None;
     }
-    let ok = match name.split_once('/') {
+    module_dir_name(name).then_some(name)
+}
+
+/// `name` or `@scope/name`, as a module directory below a search path is named.
+fn module_dir_name(name: &str) -> bool {
+    match name.split_once('/') {
         None => !name.is_empty() && !name.starts_with(['.', '@']),
         Some((scope, n)) => {
             scope.len() > 1 && scope.starts_with('@') && !n.is_empty() && !n.contains('/')
         }
+    }
+}
+
+/// For `/usr/share/nodejs/[@scope/]name/package.json` (and the same below
+/// `/usr/lib/nodejs/` or `/usr/lib/<triplet>/nodejs/`, Node's global search
+/// paths on Debian): the search path directory and the module's name. Paths
+/// inside a module's own `node_modules` are left to [`installed_name`].
+pub fn os_module(path: &str) -> Option<(&str, &str)> {
+    let dir = path.strip_suffix("/package.json")?;
+    if dir.contains("/node_modules/") {
+        return None;
+    }
+    let rest = dir.strip_prefix("/usr/")?;
+    let (prefix_len, rest) = if let Some(r) = rest.strip_prefix("share/nodejs/") {
+        ("/usr/share/nodejs".len(), r)
+    } else if let Some(r) = rest.strip_prefix("lib/nodejs/") {
+        ("/usr/lib/nodejs".len(), r)
+    } else {
+        let r = rest.strip_prefix("lib/")?;
+        let (triplet, r) = r.split_once('/')?;
+        let r = r.strip_prefix("nodejs/")?;
+        if triplet.is_empty() || triplet.starts_with('.') {
+            return None;
+        }
+        ("/usr/lib/".len() + triplet.len() + "/nodejs".len(), r)
     };
-    ok.then_some(name)
+    let search = path.get(..prefix_len)?;
+    module_dir_name(rest).then_some((search, rest))
 }
 
 fn is_lock(path: &str) -> bool {
@@ -46,13 +80,16 @@ fn is_lock(path: &str) -> bool {
     ) && !path.contains("/node_modules/")
 }
 
-/// A `package.json` outside every `node_modules` (a project's own manifest).
+/// A `package.json` outside every `node_modules` and every global module
+/// directory (a project's own manifest).
 fn is_project_manifest(path: &str) -> bool {
-    common::basename(path) == "package.json" && !path.contains("/node_modules/")
+    common::basename(path) == "package.json"
+        && !path.contains("/node_modules/")
+        && os_module(path).is_none()
 }
 
 pub fn wants(path: &str) -> Option<u64> {
-    if installed_name(path).is_some() || is_project_manifest(path) {
+    if installed_name(path).is_some() || os_module(path).is_some() || is_project_manifest(path) {
         Some(MAX_METADATA_BYTES)
     } else if is_lock(path) {
         Some(MAX_LOCK_BYTES)
@@ -172,11 +209,12 @@ pub fn parse_package_lock(bytes: &[u8]) -> Result<Vec<(String, String)>, String>
 
 pub fn catalog(vfs: &Vfs, c: &mut Collector) {
     for f in common::files(vfs, |p| {
-        installed_name(p).is_some() || is_project_manifest(p)
+        installed_name(p).is_some() || os_module(p).is_some() || is_project_manifest(p)
     }) {
-        let root = match f.path.find("/node_modules/") {
-            Some(i) => f.path.get(..i).filter(|r| !r.is_empty()).unwrap_or("/"),
-            None => {
+        let root = match (f.path.find("/node_modules/"), os_module(&f.path)) {
+            (Some(i), _) => f.path.get(..i).filter(|r| !r.is_empty()).unwrap_or("/"),
+            (None, Some((search, _))) => search,
+            (None, None) => {
                 // A project's own manifest counts only beside a lockfile.
                 let dir = common::parent(&f.path);
                 let has_lock = LOCKFILES.iter().any(|l| {
@@ -247,6 +285,40 @@ mod tests {
         assert_eq!(installed_name("/a/package.json"), None);
         let deep = format!("{}/x/package.json", "/node_modules/x".repeat(40));
         assert_eq!(installed_name(&deep), None);
+    }
+
+    #[test]
+    fn debian_global_module_paths() {
+        assert_eq!(
+            os_module("/usr/share/nodejs/semver/package.json"),
+            Some(("/usr/share/nodejs", "semver"))
+        );
+        assert_eq!(
+            os_module("/usr/share/nodejs/@npmcli/arborist/package.json"),
+            Some(("/usr/share/nodejs", "@npmcli/arborist"))
+        );
+        assert_eq!(
+            os_module("/usr/lib/nodejs/npm/package.json"),
+            Some(("/usr/lib/nodejs", "npm"))
+        );
+        assert_eq!(
+            os_module("/usr/lib/x86_64-linux-gnu/nodejs/bufferutil/package.json"),
+            Some(("/usr/lib/x86_64-linux-gnu/nodejs", "bufferutil"))
+        );
+        // A module's own files, nested modules, and other trees are not modules.
+        assert_eq!(os_module("/usr/share/nodejs/x/lib/package.json"), None);
+        assert_eq!(os_module("/usr/share/nodejs/@s/package.json"), None);
+        assert_eq!(os_module("/usr/share/nodejs/package.json"), None);
+        assert_eq!(
+            os_module("/usr/share/nodejs/a/node_modules/b/package.json"),
+            None
+        );
+        assert_eq!(os_module("/usr/lib/a/b/nodejs/x/package.json"), None);
+        assert_eq!(os_module("/opt/share/nodejs/x/package.json"), None);
+        assert!(wants("/usr/share/nodejs/semver/package.json").is_some());
+        assert!(!is_project_manifest(
+            "/usr/share/nodejs/semver/package.json"
+        ));
     }
 
     #[test]

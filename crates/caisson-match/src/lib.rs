@@ -5,7 +5,9 @@
 //! ([`evaluate`]), ordering versions with `caisson-version`:
 //!
 //! - language packages by OSV ecosystem and normalised name (skipped when an
-//!   OS package owns them: its distribution's advisories cover them);
+//!   OS package owns them: its distribution's advisories cover them, and the
+//!   distribution backports fixes; [`match_sbom_with`] and
+//!   [`OsOwnedMatching`] match them against language advisories too);
 //! - Debian / Ubuntu packages by source package and version in
 //!   `Debian:<VERSION_ID>` / `Ubuntu:<VERSION_ID>[:LTS]`; Alpine packages by
 //!   origin in `Alpine:v<major.minor>`; RHEL-family RPMs in `Red Hat` by name
@@ -39,10 +41,11 @@ pub mod severity;
 pub mod vex;
 
 pub use ignore::{IgnoreEntry, IgnoreError, IgnoreFile};
-pub use matcher::{match_queries, match_sbom, MatchError, MatchOutput};
+pub use matcher::{match_queries, match_sbom, match_sbom_with, MatchError, MatchOutput};
 pub use policy::{
     apply, parse_severities, Date, Policy, ScanResults, SuppressedFinding, Suppression,
 };
 pub use purl_match::purl_matches;
+pub use query::OsOwnedMatching;
 pub use severity::{CvssRating, CvssScorer, NoCvssScorer};
 pub use vex::{VexDocument, VexError, VexStatement, VexStatus};

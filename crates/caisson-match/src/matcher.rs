@@ -12,7 +12,7 @@ use caisson_version::{Ecosystem, Version};
 
 use crate::bounds::{status, unconditional, ParsedBounds};
 use crate::evaluate::{evaluate, parse_version};
-use crate::query::{query_for, Query, Skip};
+use crate::query::{query_with, OsOwnedMatching, Query, Skip};
 use crate::severity::{assess, CvssScorer};
 
 /// What matching an SBOM produced.
@@ -106,11 +106,22 @@ fn evaluate_record(adv: &Rc<Advisory>, q: &Query, warnings: &mut Vec<Warning>) -
     affected.then_some(hit)
 }
 
-/// Matches every package of `sbom` against `source`.
+/// Matches every package of `sbom` against `source`; language packages an
+/// OS package installed are left to that OS package's advisories.
 pub fn match_sbom(
     sbom: &Sbom,
     source: &dyn AdvisorySource,
     scorer: &dyn CvssScorer,
+) -> Result<MatchOutput, MatchError> {
+    match_sbom_with(sbom, source, scorer, OsOwnedMatching::default())
+}
+
+/// [`match_sbom`], with OS-owned language packages matched as `os_owned` says.
+pub fn match_sbom_with(
+    sbom: &Sbom,
+    source: &dyn AdvisorySource,
+    scorer: &dyn CvssScorer,
+    os_owned: OsOwnedMatching,
 ) -> Result<MatchOutput, MatchError> {
     let mut out = MatchOutput::default();
     let mut lookups = Lookups::new(source);
@@ -119,7 +130,7 @@ pub fn match_sbom(
     let mut fallback_versions: BTreeSet<String> = BTreeSet::new();
 
     for p in &sbom.packages {
-        let q = match query_for(p, sbom.os.as_ref()) {
+        let q = match query_with(p, sbom.os.as_ref(), os_owned) {
             Ok(q) => q,
             Err(Skip::OwnedByOsPackage) => continue,
             Err(Skip::UnsupportedOs(what)) => {

@@ -8,6 +8,7 @@ use caisson_model::{Finding, Sbom, Severity, Warning};
 use serde::{Deserialize, Serialize};
 
 use crate::ignore::IgnoreFile;
+use crate::query::OsOwnedMatching;
 use crate::vex::VexDocument;
 
 /// A calendar day (UTC), for ignore-entry expiry.
@@ -113,6 +114,9 @@ pub struct Policy {
     pub vex: Vec<VexDocument>,
     /// The day expiry is judged against (normally [`Date::today_utc`]).
     pub today: Option<Date>,
+    /// How language packages installed by OS packages are matched (the
+    /// matcher reads it; [`apply`] passes it on to [`ScanResults`] for the report).
+    pub os_owned: OsOwnedMatching,
 }
 
 /// Why a finding was suppressed.
@@ -149,6 +153,10 @@ pub struct ScanResults {
     pub hidden_unfixed: usize,
     /// Matcher warnings plus expired-ignore-entry warnings.
     pub warnings: Vec<Warning>,
+    /// How OS-owned language packages were matched (the policy's choice).
+    pub os_owned: OsOwnedMatching,
+    /// Language packages of the SBOM that an OS package installed.
+    pub os_owned_packages: usize,
 }
 
 /// Applies `policy` to the matcher's findings. `sbom` supplies package purls.
@@ -166,6 +174,12 @@ pub fn apply(
     let today = policy.today.unwrap_or_else(Date::today_utc);
     let mut out = ScanResults {
         warnings,
+        os_owned: policy.os_owned,
+        os_owned_packages: sbom
+            .packages
+            .iter()
+            .filter(|p| p.owned_by.is_some())
+            .count(),
         ..ScanResults::default()
     };
 

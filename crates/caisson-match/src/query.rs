@@ -19,6 +19,30 @@ pub struct Query {
     pub version: String,
 }
 
+/// How language packages that an OS package installed (`owned_by` set) are
+/// matched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum OsOwnedMatching {
+    /// Through their OS package's advisories only: the distribution backports
+    /// fixes without changing the language package's version, so language
+    /// advisories would report fixed code (the classic false positive).
+    #[default]
+    OsAdvisoriesOnly,
+    /// Against their language ecosystem's advisories too
+    /// (`--match-os-owned-language-packages`).
+    OsAndLanguageAdvisories,
+}
+
+impl OsOwnedMatching {
+    /// The name the scan JSON report uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            OsOwnedMatching::OsAdvisoriesOnly => "os-advisories-only",
+            OsOwnedMatching::OsAndLanguageAdvisories => "os-and-language-advisories",
+        }
+    }
+}
+
 /// Why a package is not looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {
@@ -73,10 +97,20 @@ pub fn os_ecosystem(os: &OsRelease, ty: PackageType) -> Result<(String, Ecosyste
     }
 }
 
-/// The lookup for `p`, or why there is none.
+/// The lookup for `p`, or why there is none (OS-owned language packages
+/// are skipped, as [`OsOwnedMatching::OsAdvisoriesOnly`] wants).
 pub fn query_for(p: &Package, os: Option<&OsRelease>) -> Result<Query, Skip> {
+    query_with(p, os, OsOwnedMatching::OsAdvisoriesOnly)
+}
+
+/// The lookup for `p` when OS-owned language packages are matched as `mode` says.
+pub fn query_with(
+    p: &Package,
+    os: Option<&OsRelease>,
+    mode: OsOwnedMatching,
+) -> Result<Query, Skip> {
     if let Some(eco) = p.package_type.osv_ecosystem() {
-        if p.owned_by.is_some() {
+        if p.owned_by.is_some() && mode == OsOwnedMatching::OsAdvisoriesOnly {
             return Err(Skip::OwnedByOsPackage);
         }
         let scheme = eco

@@ -5,8 +5,8 @@
 mod support;
 
 use caisson_match::{
-    apply, match_sbom, parse_severities, CvssRating, Date, IgnoreFile, NoCvssScorer, Policy,
-    VexDocument,
+    apply, match_sbom, parse_severities, CvssRating, Date, IgnoreFile, NoCvssScorer,
+    OsOwnedMatching, Policy, VexDocument,
 };
 use caisson_model::{OsRelease, PackageType, Severity};
 use serde_json::{json, Value};
@@ -93,6 +93,49 @@ fn debian_sbom() -> caisson_model::Sbom {
     owned.id = "python:jinja2-owned".into();
     owned.owned_by = Some(libssl.id.clone());
     sbom(Some(debian()), vec![libssl, jinja, owned])
+}
+
+#[test]
+fn os_owned_language_package_matches_language_advisories_only_when_asked() {
+    let src = MemorySource::new(&records());
+    let owned = |out: &caisson_match::MatchOutput| -> Vec<String> {
+        out.findings
+            .iter()
+            .filter(|f| f.package_id == "python:jinja2-owned")
+            .map(|f| f.id.clone())
+            .collect()
+    };
+    let default = match_sbom(&debian_sbom(), &src, &nvd).expect("matches");
+    assert!(owned(&default).is_empty(), "{:?}", default.findings);
+    let explicit = caisson_match::match_sbom_with(
+        &debian_sbom(),
+        &src,
+        &nvd,
+        OsOwnedMatching::OsAdvisoriesOnly,
+    )
+    .expect("matches");
+    assert_eq!(explicit, default);
+    let both = caisson_match::match_sbom_with(
+        &debian_sbom(),
+        &src,
+        &nvd,
+        OsOwnedMatching::OsAndLanguageAdvisories,
+    )
+    .expect("matches");
+    // jinja2 3.0.0 is below both fixes; the OS package's own findings stay.
+    assert_eq!(owned(&both), vec!["CVE-2024-22195", "CVE-2024-34064"]);
+    assert_eq!(both.findings.len(), default.findings.len() + 2);
+    // The policy carries the mode to the results, with the count of owned packages.
+    let sbom = debian_sbom();
+    let policy = Policy {
+        os_owned: OsOwnedMatching::OsAndLanguageAdvisories,
+        ..Policy::default()
+    };
+    let r = apply(both.findings, both.warnings, &sbom, &policy);
+    assert_eq!(
+        (r.os_owned, r.os_owned_packages),
+        (OsOwnedMatching::OsAndLanguageAdvisories, 1)
+    );
 }
 
 #[test]

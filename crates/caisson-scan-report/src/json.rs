@@ -20,6 +20,7 @@ pub(crate) struct Document<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     os: Option<&'a OsRelease>,
     summary: Summary,
+    matching: Matching,
     findings: Vec<Entry<'a>>,
     suppressed: Vec<SuppressedEntry<'a>>,
     /// Present when the secret scanner ran.
@@ -49,6 +50,15 @@ struct Summary {
     secrets: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     misconfigurations: Option<usize>,
+}
+
+/// How the matcher treated language packages that OS packages installed.
+#[derive(Serialize)]
+struct Matching {
+    /// `os-advisories-only` (default) or `os-and-language-advisories`.
+    os_owned_language_packages: &'static str,
+    /// How many language packages of the SBOM an OS package installed.
+    os_owned_packages: usize,
 }
 
 /// A finding plus the package facts a reader needs without the SBOM.
@@ -105,6 +115,10 @@ pub(crate) fn document<'a>(
             hidden_unfixed: results.hidden_unfixed,
             secrets: extras.secrets.map(<[_]>::len),
             misconfigurations: extras.misconfigs.map(<[_]>::len),
+        },
+        matching: Matching {
+            os_owned_language_packages: results.os_owned.name(),
+            os_owned_packages: results.os_owned_packages,
         },
         findings: results.findings.iter().map(entry).collect(),
         suppressed: results

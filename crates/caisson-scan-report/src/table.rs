@@ -214,6 +214,24 @@ pub(crate) fn write(
             )?;
         }
     }
+    if results.os_owned_packages > 0 {
+        writeln!(out)?;
+        let how = match results.os_owned {
+            caisson_match::OsOwnedMatching::OsAdvisoriesOnly => {
+                "matched through their OS packages' advisories only \
+                 (--match-os-owned-language-packages adds their language advisories)"
+            }
+            caisson_match::OsOwnedMatching::OsAndLanguageAdvisories => {
+                "matched against their OS packages' and their language advisories \
+                 (--match-os-owned-language-packages)"
+            }
+        };
+        writeln!(
+            out,
+            "Note: {} language packages installed by OS packages, {how}",
+            results.os_owned_packages
+        )?;
+    }
     if results.hidden_by_severity > 0 || results.hidden_unfixed > 0 {
         writeln!(out)?;
         writeln!(

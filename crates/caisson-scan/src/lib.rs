@@ -285,7 +285,8 @@ pub fn open_database(opts: &Options) -> Result<(Database, Vec<Warning>), ScanErr
 }
 
 /// The vulnerability step of [`scan`] for one SBOM against an open database:
-/// matching with CVSS ratings, then the policy (severity filter, ignore
+/// matching with CVSS ratings (OS-owned language packages as
+/// `policy.os_owned` says), then the policy (severity filter, ignore
 /// file, VEX). `extra` warnings are reported after the SBOM's own.
 /// `caisson host inventory` calls it per image so its findings are exactly
 /// `caisson scan`'s.
@@ -295,7 +296,7 @@ pub fn match_vulnerabilities(
     policy: &Policy,
     extra: Vec<Warning>,
 ) -> Result<ScanResults, ScanError> {
-    let matched = caisson_match::match_sbom(sbom, db, &cvss_rating)?;
+    let matched = caisson_match::match_sbom_with(sbom, db, &cvss_rating, policy.os_owned)?;
     let mut warnings = sbom.warnings.clone();
     warnings.extend(extra);
     warnings.extend(matched.warnings);

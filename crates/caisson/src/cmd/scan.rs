@@ -28,6 +28,11 @@ pub struct ScanArgs {
     /// Hide findings that have no fixed version.
     #[arg(long)]
     pub ignore_unfixed: bool,
+    /// Also match language packages that an OS package installed (Debian's node-*, ruby-*,
+    /// python3-*, lib*-java) against their language advisories; by default only their OS
+    /// package's advisories apply, since the distribution backports fixes.
+    #[arg(long)]
+    pub match_os_owned_language_packages: bool,
     /// Exit with this code when any reported finding remains (CI gate).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub exit_code: u8,
@@ -75,6 +80,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             Some(caisson_match::parse_severities(list).map_err(anyhow::Error::msg)?);
     }
     opts.policy.ignore_unfixed = args.ignore_unfixed;
+    if args.match_os_owned_language_packages {
+        opts.policy.os_owned = caisson_match::OsOwnedMatching::OsAndLanguageAdvisories;
+    }
     let ignore_path = args.ignorefile.clone().or_else(|| {
         let default = PathBuf::from(".caissonignore");
         default.exists().then_some(default)
