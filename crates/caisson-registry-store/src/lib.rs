@@ -31,8 +31,8 @@ pub mod hosts;
 pub mod scan;
 pub mod sqlite;
 
-pub use hosts::HostStore;
 pub use audited::{AuditFor, Change, Changed};
+pub use hosts::HostStore;
 pub use scan::{
     AffectedTargets, HistoryEntry, JobState, MatchedVuln, PackageQuery, PackageRow, QueueDepth,
     ScanJob, ScanRecord, ScanState, ScanStore, ScannedPackage, SearchHit, StoredFinding,

@@ -366,17 +366,20 @@ async fn report<B: BlobStore, M: MetaStore>(
         ),
     );
     let done = reg
-        .audited(Change::HostReport(Box::new(update)), move |done| match done {
-            Changed::HostReport(ReportOutcome::Stored { new_host, .. }) => Some(AuditEvent {
-                action: if *new_host {
-                    "host-register".into()
-                } else {
-                    "host-report".into()
-                },
-                ..ev
-            }),
-            _ => None,
-        })
+        .audited(
+            Change::HostReport(Box::new(update)),
+            move |done| match done {
+                Changed::HostReport(ReportOutcome::Stored { new_host, .. }) => Some(AuditEvent {
+                    action: if *new_host {
+                        "host-register".into()
+                    } else {
+                        "host-report".into()
+                    },
+                    ..ev
+                }),
+                _ => None,
+            },
+        )
         .await?;
     let outcome = match done {
         Changed::HostReport(o) => o,
