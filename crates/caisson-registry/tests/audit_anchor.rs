@@ -260,7 +260,19 @@ async fn checkpoints_follow_every_n_records_and_are_published() {
         .expect("audit");
     }
     wait_for(4).await;
+    // The checkpoint is appended to the file, then published: collect the
+    // events until the one for record 4 has arrived (or 5 s passed), then
+    // anything already queued after it.
     let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !seen.contains(&4) {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(caisson_registry::scan::RegistryEvent::AuditCheckpoint(cp))) => seen.push(cp.seq),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("event stream: {e}"),
+            Err(_) => break,
+        }
+    }
     while let Ok(ev) = events.try_recv() {
         if let caisson_registry::scan::RegistryEvent::AuditCheckpoint(cp) = ev {
             seen.push(cp.seq);
