@@ -2,35 +2,13 @@
 //! containers.conf / storage.conf (vfs storage, runc, cgroupfs, explicit
 //! default_ulimits) so nothing on the host is touched.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use caisson_testsupport::engine::podman_env;
 use caisson_testsupport::{fixture, have_tools, registry::free_port, run};
 
 const PASSWORD: &str = "admin-password-1";
-
-fn containers_env(cmd: &mut Command, dir: &Path) {
-    let storage = dir.join("storage.conf");
-    let conf = dir.join("containers.conf");
-    fs_err::write(
-        &storage,
-        format!(
-            "[storage]\ndriver = \"vfs\"\nrunroot = \"{0}/run\"\ngraphroot = \"{0}/graph\"\n",
-            dir.display()
-        ),
-    )
-    .expect("storage.conf");
-    fs_err::write(
-        &conf,
-        "[containers]\ndefault_ulimits = [\"nofile=1024:1024\"]\n\n[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
-    )
-    .expect("containers.conf");
-    cmd.env("CONTAINERS_STORAGE_CONF", &storage)
-        .env("CONTAINERS_CONF", &conf)
-        .env("XDG_RUNTIME_DIR", dir.join("xdg"))
-        .env("TMPDIR", dir);
-}
 
 #[test]
 fn podman_and_buildah_push_and_pull() {
@@ -65,7 +43,7 @@ fn podman_and_buildah_push_and_pull() {
     let creds = format!("admin:{PASSWORD}");
     let tool = |name: &str| {
         let mut c = Command::new(name);
-        containers_env(&mut c, dir.path());
+        podman_env(&mut c, dir.path(), None);
         c
     };
     // skopeo seeds the registry (podman cannot name an image after a
