@@ -5,8 +5,8 @@
 #   CAISSON_BENCH_DOCKER_HOST  engine (default: the test dockerd under ~/.cache/caisson)
 #   N                          containers to start (default 50)
 #   CAISSON_HOST_BENCH         command to time (default: `caisson host bench`
-#                              when the binary has it, else caisson-cis's
-#                              host_bench example, built --release)
+#                              of the caisson on PATH when it has it, else of
+#                              this checkout's caisson, built --release)
 #   DOCKER_BENCH_DIR           a docker-bench-security checkout; skipped when absent
 #   RUNS                       timed runs of caisson (median reported; default 5)
 set -euo pipefail
@@ -34,9 +34,9 @@ if [ -z "${CAISSON_HOST_BENCH:-}" ]; then
   if command -v caisson >/dev/null && caisson host bench --help >/dev/null 2>&1; then
     CAISSON_HOST_BENCH="caisson host bench --docker-host $HOST --format json"
   else
-    (cd "$REPO" && cargo build -q --release -p caisson-cis --example host_bench)
+    (cd "$REPO" && cargo build -q --release -p caisson --bin caisson)
     target=${CARGO_TARGET_DIR:-$REPO/target}
-    CAISSON_HOST_BENCH="$target/release/examples/host_bench $HOST --format json"
+    CAISSON_HOST_BENCH="$target/release/caisson host bench --docker-host $HOST --format json"
   fi
 fi
 
