@@ -60,23 +60,9 @@ fn run(sock: &Socket, queue: &Queue, stop: &AtomicBool, reader: &mut ProcReader)
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let c = &queue.counters;
     while !stop.load(Ordering::Relaxed) {
-        buf.clear();
-        match sock.recv(&mut buf, 0) {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOBUFS.raw_os_error()) => {
-                c.kernel_overruns.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
+        match super::receive(sock, &mut buf, c) {
+            Ok(true) => {}
+            Ok(false) => continue,
             Err(e) => {
                 tracing::error!("process connector: {e}; the exec source stops");
                 return;

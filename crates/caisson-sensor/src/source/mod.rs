@@ -91,6 +91,35 @@ impl Queue {
     }
 }
 
+/// One datagram from a netlink source's socket into `buf` (cleared first).
+/// `Ok(false)`: nothing to decode, poll again (receive timeout, interrupt,
+/// or a kernel-side overrun, which is counted); `Err`: the source stops.
+pub(crate) fn receive(
+    sock: &netlink_sys::Socket,
+    buf: &mut Vec<u8>,
+    counters: &SourceCounters,
+) -> std::io::Result<bool> {
+    buf.clear();
+    match sock.recv(buf, 0) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOBUFS.raw_os_error()) => {
+            counters.kernel_overruns.fetch_add(1, Ordering::Relaxed);
+            Ok(false)
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
