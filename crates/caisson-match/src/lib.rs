@@ -24,10 +24,20 @@
 //! Advisory records, ignore files and VEX documents are untrusted input:
 //! `unwrap`, unchecked indexing and `panic` are denied.
 
-#![deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 #![cfg_attr(
     test,
-    allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
 )]
 
 pub mod bounds;

@@ -14,6 +14,25 @@
 //! Everything that would make output vary between runs (the timestamp, the
 //! document UUID, the tool version) comes in through [`RenderOptions`], so the
 //! same inputs always give the same bytes.
+//!
+//! The readers parse documents from other tools, untrusted input: `unwrap`,
+//! `expect`, unchecked indexing and `panic` are denied.
+
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 
 mod cyclonedx;
 mod license;
@@ -135,7 +154,9 @@ impl RenderOptions {
         h.update(salt.as_bytes());
         let d = h.finalize();
         let mut b = [0u8; 16];
-        b.copy_from_slice(&d[..16]);
+        for (dst, src) in b.iter_mut().zip(d.iter()) {
+            *dst = *src;
+        }
         b[6] = (b[6] & 0x0f) | 0x80; // version 8
         b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
         let x = hex::encode(b);

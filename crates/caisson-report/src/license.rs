@@ -111,8 +111,9 @@ fn cyclonedx_knows(id: &str) -> bool {
             "../../../schemas/cyclonedx-1.6/spdx.schema.json"
         ))
         .unwrap_or_default();
-        schema["enum"]
-            .as_array()
+        schema
+            .get("enum")
+            .and_then(serde_json::Value::as_array)
             .map(|a| {
                 a.iter()
                     .filter_map(|v| v.as_str().map(str::to_string))
