@@ -1,53 +1,48 @@
-//! UTC calendar dates without a time crate: decision timestamps and certificate
-//! validity.
+//! Decision timestamps: RFC 3339 in UTC with milliseconds, by the `time`
+//! crate.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::num::NonZeroU8;
 
-/// (year, month, day, hour, minute, second, millisecond) in UTC.
-pub(crate) type Civil = (i64, u32, u32, u32, u32, u32, u32);
+use time::format_description::well_known::iso8601::{Config, EncodedConfig, TimePrecision};
+use time::format_description::well_known::Iso8601;
+use time::OffsetDateTime;
 
-pub(crate) fn now_civil() -> Civil {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    civil(d.as_secs() as i64, d.subsec_millis())
-}
-
-/// Howard Hinnant's days-to-civil.
-pub(crate) fn civil(secs: i64, millis: u32) -> Civil {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        year,
-        month,
-        day,
-        (rem / 3600) as u32,
-        ((rem % 3600) / 60) as u32,
-        (rem % 60) as u32,
-        millis,
-    )
-}
+/// `2024-05-01T12:00:00.123Z`: four-digit year, milliseconds (truncated), `Z`.
+const MILLIS: EncodedConfig = Config::DEFAULT
+    .set_time_precision(TimePrecision::Second {
+        decimal_digits: NonZeroU8::new(3),
+    })
+    .encode();
 
 pub(crate) fn rfc3339_now() -> String {
-    let (y, mo, d, h, mi, s, ms) = now_civil();
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z")
+    rfc3339_millis(OffsetDateTime::now_utc())
+}
+
+/// `t` in UTC with milliseconds; only a year past 9999 cannot be written,
+/// and then the last instant that can is.
+fn rfc3339_millis(t: OffsetDateTime) -> String {
+    t.format(&Iso8601::<MILLIS>)
+        .unwrap_or_else(|_| "9999-12-31T23:59:59.999Z".to_string())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::rfc3339_millis;
+    use time::OffsetDateTime;
+
+    fn at(nanos: i128) -> String {
+        rfc3339_millis(OffsetDateTime::from_unix_timestamp_nanos(nanos).expect("in range"))
+    }
+
     #[test]
-    fn known_dates() {
-        assert_eq!(super::civil(0, 0), (1970, 1, 1, 0, 0, 0, 0));
-        assert_eq!(super::civil(951_782_400, 5), (2000, 2, 29, 0, 0, 0, 5));
-        assert_eq!(super::civil(1_795_000_000, 0), (2026, 11, 18, 11, 6, 40, 0));
+    fn known_instants() {
+        assert_eq!(at(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400_005_999_999), "2000-02-29T00:00:00.005Z");
+        assert_eq!(at(1_795_000_000_000_000_000), "2026-11-18T11:06:40.000Z");
+        let offset = time::UtcOffset::from_hms(2, 0, 0).expect("offset");
+        let local = OffsetDateTime::from_unix_timestamp(0)
+            .expect("epoch")
+            .to_offset(offset);
+        assert_eq!(rfc3339_millis(local), "1970-01-01T02:00:00.000+02:00");
     }
 }

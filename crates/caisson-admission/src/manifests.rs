@@ -12,7 +12,6 @@ use rcgen::{
 };
 use serde_json::{json, Value as Json};
 
-use crate::clock::now_civil;
 use crate::AdmissionError;
 
 /// The container port the webhook listens on.
@@ -112,9 +111,9 @@ pub fn certificates(
     service: &str,
 ) -> Result<(String, String, String), AdmissionError> {
     let cert_err = |what| move |source| AdmissionError::Certificate { what, source };
-    let (year, month, day, ..) = now_civil();
-    let year = i32::try_from(year).unwrap_or(2026);
-    let start = rcgen::date_time_ymd(year, month as u8, day.min(28) as u8);
+    let today = time::OffsetDateTime::now_utc().date();
+    let (year, month, day) = (today.year(), u8::from(today.month()), today.day());
+    let start = rcgen::date_time_ymd(year, month, day.min(28));
     let ca_key = KeyPair::generate().map_err(cert_err("the CA key"))?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(cert_err("the CA"))?;
     ca.distinguished_name.push(
@@ -124,7 +123,7 @@ pub fn certificates(
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     ca.not_before = start;
-    ca.not_after = rcgen::date_time_ymd(year + 10, month as u8, day.min(28) as u8);
+    ca.not_after = rcgen::date_time_ymd(year + 10, month, day.min(28));
     let ca_cert = ca.self_signed(&ca_key).map_err(cert_err("the CA"))?;
 
     let key = KeyPair::generate().map_err(cert_err("the serving key"))?;
@@ -140,7 +139,7 @@ pub fn certificates(
     leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.not_before = start;
-    leaf.not_after = rcgen::date_time_ymd(year + 2, month as u8, day.min(28) as u8);
+    leaf.not_after = rcgen::date_time_ymd(year + 2, month, day.min(28));
     let cert = leaf
         .signed_by(&key, &ca_cert, &ca_key)
         .map_err(cert_err("the serving certificate"))?;

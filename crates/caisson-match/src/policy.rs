@@ -6,80 +6,73 @@ use std::collections::{BTreeSet, HashMap};
 
 use caisson_model::{Finding, Sbom, Severity, Warning};
 use serde::{Deserialize, Serialize};
+use time::format_description::{modifier, BorrowedFormatItem, Component};
 
 use crate::ignore::IgnoreFile;
 use crate::query::OsOwnedMatching;
 use crate::vex::VexDocument;
 
-/// A calendar day (UTC), for ignore-entry expiry.
+/// A calendar day (UTC), for ignore-entry expiry. The calendar is the `time`
+/// crate's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    pub year: i32,
-    pub month: u8,
-    pub day: u8,
-}
+pub struct Date(time::Date);
+
+/// `[year]-[month]-[day]`: four, two and two ASCII digits (a year with a sign
+/// cannot fit the ten bytes [`Date::parse`] reads).
+const YMD: &[BorrowedFormatItem<'static>] = &[
+    BorrowedFormatItem::Component(Component::CalendarYearFullStandardRange(
+        modifier::CalendarYearFullStandardRange::default(),
+    )),
+    BorrowedFormatItem::StringLiteral("-"),
+    BorrowedFormatItem::Component(Component::MonthNumerical(
+        modifier::MonthNumerical::default(),
+    )),
+    BorrowedFormatItem::StringLiteral("-"),
+    BorrowedFormatItem::Component(Component::Day(modifier::Day::default())),
+];
 
 impl Date {
-    /// Parses `YYYY-MM-DD` (a longer RFC 3339 timestamp is cut to its date).
+    /// Parses `YYYY-MM-DD` (a longer RFC 3339 timestamp is cut to its date);
+    /// `None` for another shape or a day the calendar lacks (`2023-02-29`).
     pub fn parse(s: &str) -> Option<Date> {
         let s = s.trim();
         let date = s.get(..10)?;
         if s.len() > 10 && !matches!(s.as_bytes().get(10), Some(b'T' | b't' | b' ')) {
             return None;
         }
-        let mut it = date.split('-');
-        let (y, m, d) = (it.next()?, it.next()?, it.next()?);
-        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-            return None;
-        }
-        let all_digits = |x: &str| x.bytes().all(|b| b.is_ascii_digit());
-        if !(all_digits(y) && all_digits(m) && all_digits(d)) {
-            return None;
-        }
-        let (year, month, day) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return None,
-        };
-        (1..=days)
-            .contains(&day)
-            .then_some(Date { year, month, day })
+        time::Date::parse(date, YMD).ok().map(Date)
     }
 
     /// Today in UTC from the system clock.
     pub fn today_utc() -> Date {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Date::from_unix_days(i64::try_from(secs / 86_400).unwrap_or(0))
+        Date(time::OffsetDateTime::now_utc().date())
     }
 
-    /// The civil date `days` after 1970-01-01 (Howard Hinnant's algorithm).
+    /// The civil date `days` after 1970-01-01, clamped to the years
+    /// -9999 through 9999.
     pub fn from_unix_days(days: i64) -> Date {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        Date {
-            year: i32::try_from(year).unwrap_or(i32::MAX),
-            month: u8::try_from(month).unwrap_or(1),
-            day: u8::try_from(day).unwrap_or(1),
-        }
+        let clamped = if days < 0 {
+            time::Date::MIN
+        } else {
+            time::Date::MAX
+        };
+        Date(
+            time::OffsetDateTime::from_unix_timestamp(days.saturating_mul(86_400))
+                .map_or(clamped, time::OffsetDateTime::date),
+        )
     }
 }
 
 impl std::fmt::Display for Date {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        let d = self.0;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            d.year(),
+            u8::from(d.month()),
+            d.day()
+        )
     }
 }
 
@@ -282,6 +275,15 @@ mod tests {
         assert_eq!(Date::from_unix_days(0).to_string(), "1970-01-01");
         assert_eq!(Date::from_unix_days(19_723).to_string(), "2024-01-01");
         assert_eq!(Date::from_unix_days(-1).to_string(), "1969-12-31");
+        assert_eq!(Date::from_unix_days(i64::MAX).to_string(), "9999-12-31");
+        assert!(Date::parse("2100-02-29").is_none());
+        assert!(Date::parse("2000-02-29").is_some());
+        assert!(Date::parse("+024-05-01").is_none());
+        assert!(Date::parse("2024-05-1").is_none());
+        assert!(Date::parse("2024-05-01 12:00").is_some());
+        assert!(Date::parse("２０２4-05-01").is_none());
+        assert!(Date::parse("2024-05-01") < Date::parse("2024-05-02"));
+        assert!(Date::parse("2023-12-31") < Date::parse("2024-01-01"));
     }
 
     #[test]

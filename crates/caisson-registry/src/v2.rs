@@ -403,7 +403,7 @@ pub(crate) async fn token<B: BlobStore, M: MetaStore>(
         "token": token,
         "access_token": token,
         "expires_in": reg.config.token_ttl_secs,
-        "issued_at": caisson_time(now),
+        "issued_at": caisson_report::rfc3339_utc_secs(now),
     }))
     .into_response()
 }
@@ -466,29 +466,6 @@ pub(crate) fn quoted(v: &str) -> String {
     out
 }
 
-/// RFC 3339 UTC for a Unix time in seconds (no date crate needed).
-fn caisson_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
 /// Decodes `%XX` and `+` in a query value.
 pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
@@ -528,12 +505,6 @@ fn refused(audited: Result<(), caisson_registry_store::StoreError>, message: &st
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn time_format() {
-        assert_eq!(super::caisson_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::caisson_time(1_700_000_000), "2023-11-14T22:13:20Z");
-    }
-
     #[test]
     fn host_headers_are_checked_before_they_reach_a_challenge() {
         for ok in [

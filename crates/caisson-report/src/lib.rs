@@ -40,7 +40,7 @@ mod native;
 pub mod read;
 mod spdx_doc;
 mod table;
-mod time;
+mod timestamp;
 
 use std::fmt;
 use std::io;
@@ -51,7 +51,7 @@ use sha2::{Digest, Sha256};
 
 pub use native::SCHEMA_VERSION;
 pub use read::{parse_purl, read_sbom, ParsedPurl, PurlError, ReadError};
-pub use time::{parse_utc, rfc3339_utc};
+pub use timestamp::{parse_utc, rfc3339_utc, rfc3339_utc_secs};
 
 /// The tool name written into every document.
 pub const TOOL_NAME: &str = "caisson";
@@ -171,7 +171,7 @@ impl RenderOptions {
     }
 
     fn check(&self) -> Result<(), ReportError> {
-        if !time::is_rfc3339_utc_seconds(&self.timestamp) {
+        if !timestamp::is_rfc3339_utc_seconds(&self.timestamp) {
             return Err(ReportError::InvalidOption {
                 option: "timestamp",
                 value: self.timestamp.clone(),
