@@ -466,33 +466,12 @@ pub(crate) fn quoted(v: &str) -> String {
     out
 }
 
-/// Decodes `%XX` and `+` in a query value.
+/// Decodes `%XX` and `+` in a query value; a malformed escape stays as
+/// written.
 pub(crate) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b.get(i) {
-            Some(b'%') => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            Some(b'+') => out.push(b' '),
-            Some(&c) => out.push(c),
-            None => {}
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A refused login: 401, or 503 when the refusal could not be audited.
@@ -539,5 +518,7 @@ mod tests {
             "repository:a/b:pull x"
         );
         assert_eq!(super::percent_decode("%zz%"), "%zz%");
+        assert_eq!(super::percent_decode("a%2Bb%20c"), "a+b c");
+        assert_eq!(super::percent_decode("%+1"), "% 1");
     }
 }

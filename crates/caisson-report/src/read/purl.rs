@@ -228,35 +228,22 @@ fn valid_qualifier_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
-/// Decodes `%XX` escapes; `None` for a bad escape or bytes that are not UTF-8.
+/// Decodes `%XX` escapes; `None` for a bad escape (`%` not followed by two
+/// hex digits) or bytes that are not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
-        return Some(s.to_string());
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hi = hex_val(*bytes.get(i + 1)?)?;
-            let lo = hex_val(*bytes.get(i + 2)?)?;
-            out.push(hi << 4 | lo);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
+    // percent-encoding passes a malformed escape through; a purl may not have one.
+    let mut rest = s;
+    while let Some(at) = rest.find('%') {
+        let hex = rest.get(at + 1..at + 3)?;
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
         }
+        rest = rest.get(at + 3..)?;
     }
-    String::from_utf8(out).ok()
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]
@@ -330,6 +317,22 @@ mod tests {
             Err(PurlError::BadEncoding { .. })
         ));
         assert!(matches!(parse_purl(""), Err(PurlError::NoScheme { .. })));
+        for bad in [
+            "pkg:deb/x@1%",
+            "pkg:deb/x@1%4",
+            "pkg:deb/x@1%+1",
+            "pkg:deb/x@%é1",
+        ] {
+            let e = parse_purl(bad).unwrap_err();
+            assert!(matches!(e, PurlError::BadEncoding { .. }), "{bad}: {e}");
+        }
+        assert_eq!(
+            parse_purl("pkg:deb/x@1%3a2%2B3")
+                .unwrap()
+                .version
+                .as_deref(),
+            Some("1:2+3")
+        );
         assert!(matches!(parse_purl("pkg:"), Err(PurlError::NoType { .. })));
         assert!(matches!(
             parse_purl("pkg:deb/"),
