@@ -168,7 +168,7 @@ pub fn generate(opts: &ManifestOptions) -> Result<Generated, AdmissionError> {
     for d in &docs {
         yaml.push_str("---\n");
         yaml.push_str(
-            &serde_yaml::to_string(d).map_err(|e| AdmissionError::Options(e.to_string()))?,
+            &serde_norway::to_string(d).map_err(|e| AdmissionError::Options(e.to_string()))?,
         );
     }
     Ok(Generated {

@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 fn docs(yaml: &str) -> Vec<Json> {
     yaml.split("\n---\n")
         .filter(|d| d.contains("kind:"))
-        .map(|d| serde_yaml::from_str(d).unwrap())
+        .map(|d| serde_norway::from_str(d).unwrap())
         .collect()
 }
 

@@ -53,7 +53,7 @@ pub enum IgnoreError {
     Yaml {
         origin: String,
         #[source]
-        source: serde_yaml::Error,
+        source: serde_norway::Error,
     },
     #[error("ignore file {origin}, entry {index}: {problem}")]
     Invalid {
@@ -92,7 +92,7 @@ impl IgnoreFile {
         let raw: Option<Vec<RawEntry>> = if bytes.iter().all(u8::is_ascii_whitespace) {
             None
         } else {
-            serde_yaml::from_slice(bytes).map_err(yaml_err)?
+            serde_norway::from_slice(bytes).map_err(yaml_err)?
         };
         let mut entries = Vec::new();
         for (i, r) in raw.unwrap_or_default().into_iter().enumerate() {

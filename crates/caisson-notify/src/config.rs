@@ -134,7 +134,7 @@ pub fn load_endpoints(path: &Path) -> Result<Vec<Endpoint>, NotifyError> {
         path: shown.clone(),
         source,
     })?;
-    let file: File = serde_yaml::from_str(&text).map_err(|source| NotifyError::ParseConfig {
+    let file: File = serde_norway::from_str(&text).map_err(|source| NotifyError::ParseConfig {
         path: shown,
         source,
     })?;

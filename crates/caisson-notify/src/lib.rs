@@ -92,7 +92,7 @@ pub enum NotifyError {
     ParseConfig {
         path: String,
         #[source]
-        source: serde_yaml::Error,
+        source: serde_norway::Error,
     },
     #[error("webhook {name:?}: {problem}")]
     Endpoint { name: String, problem: String },

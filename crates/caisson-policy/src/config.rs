@@ -42,7 +42,7 @@ pub struct PolicyConfig {
     pub severity: Option<Severity>,
     /// Merged over the policy's default parameters (`input.parameters`).
     #[serde(default)]
-    pub parameters: Option<serde_yaml::Mapping>,
+    pub parameters: Option<serde_norway::Mapping>,
     #[serde(default)]
     pub exemptions: Vec<Exemption>,
 }
@@ -91,7 +91,7 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(Config::default());
         }
-        serde_yaml::from_str(text).map_err(|e| PolicyError::Config {
+        serde_norway::from_str(text).map_err(|e| PolicyError::Config {
             path: path.to_string(),
             message: e.to_string(),
         })
@@ -236,7 +236,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 /// Converts YAML parameters to JSON (keys must be strings).
-pub(crate) fn yaml_params_to_json(m: &serde_yaml::Mapping) -> Result<Json, String> {
+pub(crate) fn yaml_params_to_json(m: &serde_norway::Mapping) -> Result<Json, String> {
     serde_json::to_value(m).map_err(|e| format!("parameters: {e}"))
 }
 

@@ -56,7 +56,7 @@ pub fn parse_documents(
             docs.push((v, format!("{origin}#{i}")));
         }
     } else {
-        for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        for (i, de) in serde_norway::Deserializer::from_str(text).enumerate() {
             if i >= limits.max_documents {
                 return Err(err(
                     origin,

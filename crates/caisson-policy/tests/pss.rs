@@ -33,7 +33,7 @@ fn tweak(restricted: bool, patch: &serde_json::Map<String, Json>) -> Json {
 #[test]
 fn upstream_fixture_cases() {
     let cases: Vec<Case> =
-        serde_yaml::from_str(include_str!("data/pss_cases.yaml")).expect("cases parse");
+        serde_norway::from_str(include_str!("data/pss_cases.yaml")).expect("cases parse");
     let mut failures = Vec::new();
     let mut count = 0;
     for case in &cases {
