@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 use caisson_model::{Advisory, Affected, AffectedPackage, Reference};
 use serde_json::Value;
 
-use super::{collect, ecosystem_range, emit_to, Emit, ImportStats, Imported, Limits};
+use super::{
+    collect, ecosystem_range, emit_to, json_document, Emit, ImportStats, Imported, Limits,
+};
 use crate::ImportError;
 
 const FORMAT: &str = "alpine-secdb";
@@ -42,17 +44,7 @@ pub fn alpine_secdb_with(
     limits: &Limits,
     emit: &mut Emit<'_>,
 ) -> Result<ImportStats, ImportError> {
-    if bytes.len() as u64 > limits.max_entry_bytes {
-        return Err(ImportError::Limit {
-            format: FORMAT,
-            what: format!("{} byte document", bytes.len()),
-            limit: limits.max_entry_bytes,
-        });
-    }
-    let doc: Value = serde_json::from_slice(bytes).map_err(|source| ImportError::Json {
-        format: FORMAT,
-        source,
-    })?;
+    let doc = json_document(FORMAT, bytes, limits)?;
     let Some(obj) = doc.as_object() else {
         return Err(invalid("the document is not a JSON object"));
     };

@@ -29,7 +29,8 @@ use caisson_model::{Advisory, Affected, AffectedPackage, Reference, SeverityScor
 use serde_json::{json, Map, Value};
 
 use super::{
-    bound_affected, collect, ecosystem_range, emit_to, Emit, ImportStats, Imported, Limits,
+    bound_affected, collect, ecosystem_range, emit_to, json_document, Emit, ImportStats, Imported,
+    Limits,
 };
 use crate::ImportError;
 
@@ -60,17 +61,7 @@ pub fn csaf_vex_with(
     limits: &Limits,
     emit: &mut Emit<'_>,
 ) -> Result<ImportStats, ImportError> {
-    if bytes.len() as u64 > limits.max_entry_bytes {
-        return Err(ImportError::Limit {
-            format: FORMAT,
-            what: format!("{} byte document", bytes.len()),
-            limit: limits.max_entry_bytes,
-        });
-    }
-    let doc: Value = serde_json::from_slice(bytes).map_err(|source| ImportError::Json {
-        format: FORMAT,
-        source,
-    })?;
+    let doc = json_document(FORMAT, bytes, limits)?;
     let mut stats = ImportStats::default();
     document(&doc, "document", limits, &mut stats, emit)?;
     Ok(stats)

@@ -170,6 +170,23 @@ pub(crate) fn emit_to(
     emit(adv).map_err(ImportError::Sink)
 }
 
+/// The prologue of the single-document importers: the size bound, then the
+/// document parsed as one JSON value.
+pub(crate) fn json_document(
+    format: &'static str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<serde_json::Value, ImportError> {
+    if bytes.len() as u64 > limits.max_entry_bytes {
+        return Err(ImportError::Limit {
+            format,
+            what: format!("{} byte document", bytes.len()),
+            limit: limits.max_entry_bytes,
+        });
+    }
+    serde_json::from_slice(bytes).map_err(|source| ImportError::Json { format, source })
+}
+
 fn collect(
     run: impl FnOnce(&mut Emit<'_>) -> Result<ImportStats, ImportError>,
 ) -> Result<Imported, ImportError> {

@@ -4,7 +4,7 @@ use std::io::{Read, Seek};
 
 use caisson_model::Advisory;
 
-use super::{bound_affected, collect, emit_to, Emit, ImportStats, Imported, Limits};
+use super::{bound_affected, collect, emit_to, json_document, Emit, ImportStats, Imported, Limits};
 use crate::ImportError;
 
 const ZIP: &str = "osv-zip";
@@ -113,19 +113,8 @@ pub fn osv_json_with(
     limits: &Limits,
     emit: &mut Emit<'_>,
 ) -> Result<ImportStats, ImportError> {
-    if bytes.len() as u64 > limits.max_entry_bytes {
-        return Err(ImportError::Limit {
-            format: JSON,
-            what: format!("{} byte document", bytes.len()),
-            limit: limits.max_entry_bytes,
-        });
-    }
+    let value = json_document(JSON, bytes, limits)?;
     let mut stats = ImportStats::default();
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|source| ImportError::Json {
-            format: JSON,
-            source,
-        })?;
     match value {
         serde_json::Value::Array(items) => {
             for (i, item) in items.into_iter().enumerate() {
