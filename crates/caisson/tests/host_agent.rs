@@ -11,7 +11,8 @@
 //! - each container's start time is the engine's (`State.StartedAt`);
 //! - `kill -9` of the server while the agent reports loses nothing: reports
 //!   queue on disk and are delivered, oldest first, once it is back;
-//! - a host that misses three intervals is `stale`;
+//! - SIGTERM stops the agent cleanly; a host that misses three intervals
+//!   is `stale`;
 //! - reports are untrusted: bad ones get 400 naming the field, a robot
 //!   without `hosts:report` gets 403, oversized bodies 413.
 //!
@@ -128,6 +129,23 @@ impl Agent {
 
     fn log(&self) -> String {
         fs_err::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits up to `within` for the agent to exit.
+    fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        run(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not stop within {within:?} of SIGTERM; log: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -449,7 +467,7 @@ fn a_host_that_misses_three_intervals_is_stale() {
         json!([{"namespace": "hosts", "actions": ["report"]}]),
     );
     let queue = dir.path().join("queue");
-    let agent = Agent::start(
+    let mut agent = Agent::start(
         &s,
         &docker_host,
         &creds,
@@ -479,6 +497,11 @@ fn a_host_that_misses_three_intervals_is_stale() {
             .any(|l| l["reason"] == "interval"),
         "{lines}"
     );
+    // SIGTERM (`docker stop` of an agent container): it exits on its own,
+    // successfully, within seconds.
+    let status = agent.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status:?}; log: {}", agent.log());
+    assert!(agent.log().contains("stopped"), "{}", agent.log());
     drop(agent);
     // No report for three intervals: stale, in the API and the CLI.
     let h = wait_until(30, "the host to turn stale", String::new, || {
