@@ -21,6 +21,11 @@ pub struct Watched {
     pub profile: Option<Arc<ProfileIndex>>,
     /// The mark is in place (false: no fanotify, or marking failed).
     pub marked: bool,
+    /// Device number of the root filesystem (`st_dev` of
+    /// `/proc/<pid>/root`): every file on an overlay whose layers share one
+    /// filesystem reports it, so a file event's `fstat` names the container
+    /// without reading `/proc`.
+    pub dev: Option<u64>,
     pub cgroups: CgroupPaths,
 }
 
@@ -28,6 +33,8 @@ pub struct Watched {
 #[derive(Debug, Default)]
 pub struct Shared {
     containers: RwLock<HashMap<String, Arc<Watched>>>,
+    /// Root filesystem device → container id.
+    by_dev: RwLock<HashMap<u64, String>>,
     learner: Mutex<Learner>,
 }
 
@@ -63,7 +70,25 @@ impl Shared {
             .collect()
     }
 
+    /// The container whose root filesystem is device `dev`.
+    pub fn by_dev(&self, dev: u64) -> Option<(String, Arc<Watched>)> {
+        let id = self
+            .by_dev
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&dev)
+            .cloned()?;
+        let w = self.get(&id)?;
+        Some((id, w))
+    }
+
     pub fn insert(&self, id: String, w: Watched) {
+        if let Some(dev) = w.dev {
+            self.by_dev
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(dev, id.clone());
+        }
         self.containers
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -71,10 +96,18 @@ impl Shared {
     }
 
     pub fn remove(&self, id: &str) -> Option<Arc<Watched>> {
-        self.containers
+        let gone = self
+            .containers
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(id)
+            .remove(id);
+        if let Some(dev) = gone.as_ref().and_then(|w| w.dev) {
+            let mut by_dev = self.by_dev.write().unwrap_or_else(|p| p.into_inner());
+            if by_dev.get(&dev).is_some_and(|i| i == id) {
+                by_dev.remove(&dev);
+            }
+        }
+        gone
     }
 
     pub fn learn(&self, key: &str, reference: &str, e: Executable) {
@@ -90,5 +123,30 @@ impl Shared {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .profiles()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_root_device_names_its_container_until_removed() {
+        let shared = Shared::default();
+        let w = |dev| Watched {
+            dev,
+            ..Watched::default()
+        };
+        shared.insert("a".into(), w(Some(41)));
+        shared.insert("b".into(), w(None));
+        assert_eq!(shared.by_dev(41).map(|(id, _)| id).as_deref(), Some("a"));
+        assert!(shared.by_dev(42).is_none());
+        // A device reused by a newer container is not dropped with the old one.
+        shared.insert("c".into(), w(Some(41)));
+        shared.remove("a");
+        assert_eq!(shared.by_dev(41).map(|(id, _)| id).as_deref(), Some("c"));
+        shared.remove("c");
+        assert!(shared.by_dev(41).is_none());
+        assert!(shared.get("b").is_some());
     }
 }

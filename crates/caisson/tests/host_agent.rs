@@ -6,9 +6,13 @@
 //!   the engine's events (the interval is an hour);
 //! - advisories that affect the image of a running container bring a signed
 //!   `container.vulnerable` webhook naming the host and the container;
+//! - a container started with an added capability turns check 5.4 from
+//!   pass to warn: a signed `bench.regressed` webhook names the check;
+//! - each container's start time is the engine's (`State.StartedAt`);
 //! - `kill -9` of the server while the agent reports loses nothing: reports
 //!   queue on disk and are delivered, oldest first, once it is back;
-//! - a host that misses three intervals is `stale`;
+//! - SIGTERM stops the agent cleanly; a host that misses three intervals
+//!   is `stale`;
 //! - reports are untrusted: bad ones get 400 naming the field, a robot
 //!   without `hosts:report` gets 403, oversized bodies 413.
 //!
@@ -126,6 +130,23 @@ impl Agent {
     fn log(&self) -> String {
         fs_err::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Sends SIGTERM and waits up to `within` for the agent to exit.
+    fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        run(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not stop within {within:?} of SIGTERM; log: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for Agent {
@@ -143,10 +164,25 @@ struct Containers {
 
 impl Containers {
     fn run(&mut self, name: &str, image: &str) {
+        self.run_with(name, image, &[]);
+    }
+
+    fn run_with(&mut self, name: &str, image: &str, options: &[&str]) {
         self.names.push(name.to_string());
-        run(Command::new("docker").args([
-            "-H", &self.host, "run", "-d", "--name", name, image, "sleep", "600",
-        ]));
+        run(Command::new("docker")
+            .args(["-H", &self.host, "run", "-d", "--name", name])
+            .args(options)
+            .args([image, "sleep", "600"]));
+    }
+
+    /// `docker inspect --format FORMAT name`, trimmed.
+    fn inspect(&self, name: &str, format: &str) -> String {
+        let out = Command::new("docker")
+            .args(["-H", &self.host, "inspect", "--format", format, name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "docker inspect {name}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 }
 
@@ -224,7 +260,7 @@ fn agent_reports_events_vulnerable_containers_and_survives_a_server_kill() {
     let hooks = dir.path().join("webhooks.yaml");
     fs_err::write(
         &hooks,
-        format!("webhooks:\n  - {{name: sec, url: '{url}', secret_env: TEST_WEBHOOK_SECRET, events: [container.vulnerable]}}\n"),
+        format!("webhooks:\n  - {{name: sec, url: '{url}', secret_env: TEST_WEBHOOK_SECRET, events: [container.vulnerable, bench.regressed]}}\n"),
     )
     .unwrap();
     let data = dir.path().join("data");
@@ -291,6 +327,10 @@ fn agent_reports_events_vulnerable_containers_and_survives_a_server_kill() {
     assert_eq!(c["repo"], repo.as_str(), "mapped by repo digest: {c}");
     assert_eq!(c["digest"], digest.as_str(), "{c}");
     assert_eq!(c["scanned"], true);
+    // The start time is the engine's, from the container's inspect.
+    let started = containers.inspect(&c1, "{{.State.StartedAt}}");
+    assert!(!started.starts_with("0001"), "{started}");
+    assert_eq!(c["started_at"], started.as_str(), "{c}");
     let (_, lines) = get(&s, &format!("/hosts/{host_id}/reports"));
     assert!(
         lines
@@ -325,6 +365,41 @@ fn agent_reports_events_vulnerable_containers_and_survives_a_server_kill() {
     );
     let c = container_state(&s, &host_id, &c1).unwrap();
     assert!(!c["findings"].as_array().unwrap().is_empty(), "{c}");
+
+    // A container with an added capability turns 5.4 (capabilities beyond
+    // the default set) from pass to warn: the next report regresses the
+    // benchmark, and the server says so.
+    let risky = format!("{p}-risky");
+    containers.run_with(&risky, &reference, &["--cap-add", "NET_ADMIN"]);
+    let hook = wait_for(
+        &got,
+        "bench.regressed",
+        SECRET,
+        |v| {
+            v["data"]["host"] == host_id.as_str()
+                && v["data"]["newly_warn"]
+                    .as_array()
+                    .is_some_and(|w| w.iter().any(|id| id == "5.4"))
+        },
+        dir.path(),
+    );
+    assert_eq!(hook["data"]["event"], "bench-regressed", "{hook}");
+    assert!(
+        hook["data"]["warn"].as_u64() > hook["data"]["previous_warn"].as_u64(),
+        "{hook}"
+    );
+    let (_, b) = get(&s, &format!("/hosts/{host_id}/bench"));
+    let caps = b["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "5.4")
+        .unwrap_or_else(|| panic!("5.4 in {b}"));
+    assert_eq!(caps["status"], "warn", "{caps}");
+    assert!(
+        caps.to_string().contains(&risky),
+        "the risky container is named: {caps}"
+    );
 
     // kill -9 of the server while the agent reports: a container starts
     // just before the kill, two more while the server is down.
@@ -392,7 +467,7 @@ fn a_host_that_misses_three_intervals_is_stale() {
         json!([{"namespace": "hosts", "actions": ["report"]}]),
     );
     let queue = dir.path().join("queue");
-    let agent = Agent::start(
+    let mut agent = Agent::start(
         &s,
         &docker_host,
         &creds,
@@ -422,6 +497,11 @@ fn a_host_that_misses_three_intervals_is_stale() {
             .any(|l| l["reason"] == "interval"),
         "{lines}"
     );
+    // SIGTERM (`docker stop` of an agent container): it exits on its own,
+    // successfully, within seconds.
+    let status = agent.terminate(Duration::from_secs(15));
+    assert!(status.success(), "{status:?}; log: {}", agent.log());
+    assert!(agent.log().contains("stopped"), "{}", agent.log());
     drop(agent);
     // No report for three intervals: stale, in the API and the CLI.
     let h = wait_until(30, "the host to turn stale", String::new, || {

@@ -114,14 +114,24 @@ pub fn host_id_from(daemon_id: &str, hostname: &str) -> String {
     }
 }
 
-/// The containers part of a report: every container, each image's repo
-/// digests (one image inspect per image id).
+/// The containers part of a report: every container with its start time
+/// (one container inspect each: the list does not carry it), each image's
+/// repo digests (one image inspect per image id). A container removed
+/// between the list and its inspect is left out: its `destroy` event
+/// brings the next report.
 pub fn collect_containers(engine: &Engine) -> Result<Vec<ReportedContainer>, HostError> {
     let mut digests: std::collections::HashMap<String, Vec<String>> = Default::default();
     let mut out = Vec::new();
     for c in engine.containers(true)? {
         let (Some(id), Some(image_id)) = (c.id, c.image_id) else {
             continue;
+        };
+        let started_at = match engine.inspect(&id) {
+            Ok(inspect) => crate::inventory::model::started_at(
+                inspect.state.as_ref().and_then(|s| s.started_at.as_deref()),
+            ),
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(e),
         };
         let image_id = if image_id.starts_with("sha256:") {
             image_id
@@ -160,7 +170,7 @@ pub fn collect_containers(engine: &Engine) -> Result<Vec<ReportedContainer>, Hos
                 .map(|s| s.to_string().to_ascii_lowercase())
                 .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase()))
                 .unwrap_or_else(|| "unknown".into()),
-            started_at: None,
+            started_at,
             id,
         });
     }

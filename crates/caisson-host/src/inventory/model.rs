@@ -223,7 +223,7 @@ pub fn normalize_image_id(id: &str) -> Option<String> {
 }
 
 /// Docker reports a never-started container's time as year 1.
-fn started_at(s: Option<&str>) -> Option<String> {
+pub fn started_at(s: Option<&str>) -> Option<String> {
     s.filter(|t| !t.is_empty() && !t.starts_with("0001-01-01"))
         .map(str::to_string)
 }

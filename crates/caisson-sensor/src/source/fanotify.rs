@@ -6,8 +6,10 @@
 //! (off, discover, monitor) or `FAN_OPEN_EXEC_PERM` (protect). A permission
 //! event is answered on this thread right after it is read, from memory:
 //! the path (the event fd's `/proc/self/fd` link), one `fstat` of the event
-//! fd (size, mtime), the container (pid → `/proc/<pid>/cgroup`, cached) and
-//! the image's allowlist. Nothing on that path waits for the engine, the
+//! fd (size, mtime, device), the container (the one whose root filesystem
+//! is that device, as every file on an overlay whose layers share one
+//! filesystem reports the overlay's device; else pid → `/proc/<pid>/cgroup`,
+//! cached) and the image's allowlist. Nothing on that path waits for the engine, the
 //! container engine or file contents; if any step fails the exec is
 //! allowed and counted (`decision="error"`). When the sensor dies the
 //! kernel answers pending events itself (allow) as the group is closed.
@@ -150,16 +152,26 @@ impl Reader {
         let path = nix::fcntl::readlink(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str())
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let container_id = self.container_of(pid);
-        let watched = container_id.as_deref().and_then(|id| self.shared.get(id));
+        // The container: the one whose root filesystem holds the file (no
+        // `/proc` read), else the process's cgroup.
+        let st = nix::sys::stat::fstat(fd).ok();
+        let (container_id, watched) = match st.as_ref().and_then(|st| self.shared.by_dev(st.st_dev))
+        {
+            Some((id, w)) => (Some(id), Some(w)),
+            None => {
+                let id = self.container_of(pid);
+                let w = id.as_deref().and_then(|id| self.shared.get(id));
+                (id, w)
+            }
+        };
         let exec = mask.intersects(MaskFlags::FAN_OPEN_EXEC | MaskFlags::FAN_OPEN_EXEC_PERM);
         let mut allowlisted = None;
         let mut denied = false;
         if exec && matches!(self.mode, AllowlistMode::Monitor | AllowlistMode::Protect) {
             if let Some(profile) = watched.as_ref().and_then(|w| w.profile.as_ref()) {
-                allowlisted = nix::sys::stat::fstat(fd)
-                    .ok()
-                    .map(|st| profile.allows(&path, st.st_size as u64, mtime_ns(&st)));
+                allowlisted = st
+                    .as_ref()
+                    .map(|st| profile.allows(&path, st.st_size as u64, mtime_ns(st)));
             }
         }
         if mask.contains(MaskFlags::FAN_OPEN_EXEC_PERM) {

@@ -192,6 +192,9 @@ fn update(
             reference: info.as_ref().map(|i| i.image.clone()).unwrap_or_default(),
             image_key: key,
             marked,
+            dev: std::fs::metadata(&root)
+                .ok()
+                .map(|m| std::os::unix::fs::MetadataExt::dev(&m)),
             cgroups: CgroupPaths::parse(cg),
         };
         if config.mode == AllowlistMode::Discover {

@@ -129,6 +129,11 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         version: env!("CARGO_PKG_VERSION").into(),
         log: Arc::new(|m: &str| eprintln!("agent: {m}")),
     };
-    agent::run(opts, bench, Arc::new(AtomicBool::new(false)))?;
+    // SIGTERM/SIGINT: the report being sent is finished (or stays queued
+    // on disk) and the agent exits.
+    let stop = Arc::new(AtomicBool::new(false));
+    super::stop_on_signal(stop.clone())?;
+    agent::run(opts, bench, stop)?;
+    eprintln!("caisson host agent: stopped");
     Ok(ExitCode::SUCCESS)
 }

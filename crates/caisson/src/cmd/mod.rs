@@ -89,6 +89,22 @@ pub fn init_logging(verbose: u8) {
         .init();
 }
 
+/// Sets `stop` on SIGINT or SIGTERM (`docker stop` of a container running
+/// the command), from a thread of its own, for the long-running commands
+/// whose loops poll a stop flag (the sensor, the host agent).
+pub fn stop_on_signal(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            rt.block_on(caisson_http::shutdown_signal());
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        })?;
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Sbom(args) => sbom::run(args),

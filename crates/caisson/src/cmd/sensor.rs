@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -211,22 +210,7 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::start_with(config, Some(Box::new(watcher)))
         .context("starting the sensor (it needs root on Linux)")?;
     let shared = pipeline.shared();
-    let stop = pipeline.stop.clone();
-    std::thread::spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            rt.block_on(async {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
-                }
-            });
-            stop.store(true, Ordering::Relaxed);
-        }
-    });
+    super::stop_on_signal(pipeline.stop.clone())?;
     eprintln!(
         "caisson sensor: watching process execs, connections and container files (allowlists: {:?}); alerts to {}",
         a.mode, a.alerts
