@@ -483,7 +483,7 @@ pub fn run(opts: Options, mut bench: Bench, stop: Arc<AtomicBool>) -> Result<(),
         let deadline = started + opts.interval;
         reason = loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left.is_zero() || stop.load(Ordering::Relaxed) {
                 break "interval";
             }
             match ev_rx.recv_timeout(left.min(Duration::from_secs(1))) {
@@ -493,11 +493,8 @@ pub fn run(opts: Options, mut bench: Bench, stop: Arc<AtomicBool>) -> Result<(),
                     while ev_rx.try_recv().is_ok() {}
                     break "event";
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    if stop.load(Ordering::Relaxed) {
-                        break "interval";
-                    }
-                }
+                Err(RecvTimeoutError::Timeout) => {}
+                // The event watcher has ended (it does on stop).
                 Err(RecvTimeoutError::Disconnected) => {
                     std::thread::sleep(left.min(Duration::from_secs(1)));
                 }
