@@ -67,6 +67,7 @@ fn clean(s: &str) -> String {
 }
 
 pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
+    super::without_huge_pages();
     let benchmark = Benchmark::parse(&args.benchmark)
         .with_context(|| format!("--benchmark {}: expected v1.7 or v1.8", args.benchmark))?;
     if let Some(id) = &args.host_id {

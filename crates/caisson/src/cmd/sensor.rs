@@ -105,6 +105,7 @@ struct RulesArgs {
 }
 
 pub fn run(args: SensorArgs) -> anyhow::Result<ExitCode> {
+    super::without_huge_pages();
     match args.command {
         SensorCommand::Run(a) => run_sensor(a),
         SensorCommand::Learn(a) => learn(a),
