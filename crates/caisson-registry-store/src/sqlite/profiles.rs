@@ -185,6 +185,14 @@ pub(super) fn apply(c: &mut Connection, ch: ProfileChange) -> Result<ProfileOutc
             version: cur.version,
         },
         (_, None) => ProfileOutcome::Missing,
+        // What a sensor learned only counts while the profile is in
+        // discover: an upload racing a switch to monitor or protect must not
+        // widen the allowlist.
+        (ProfileUpdate::Learned { .. }, Some(cur)) if cur.mode != "discover" => {
+            ProfileOutcome::Unchanged {
+                version: cur.version,
+            }
+        }
         (ProfileUpdate::Learned { executables, .. }, Some(cur))
         | (ProfileUpdate::Allow { executables, .. }, Some(cur)) => {
             let mut list = executables_of(&tx, &key, cur.version)?;

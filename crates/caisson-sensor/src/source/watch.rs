@@ -194,7 +194,7 @@ fn update(
             marked,
             cgroups: CgroupPaths::parse(cg),
         };
-        if config.mode == AllowlistMode::Discover {
+        if shared.policy(&w, config.mode).0 == AllowlistMode::Discover {
             seed(shared, &w);
         }
         shared.insert(id.clone(), w);
