@@ -161,7 +161,10 @@ pub fn check_executable(path: &str, sha256: &str) -> Result<(), String> {
 /// Checks a list of executables (`field` is the list's name).
 pub fn check_executables(field: &str, list: &[Executable]) -> Result<(), FieldError> {
     if list.len() > MAX_EXECUTABLES {
-        return Err(err(field, format!("more than {MAX_EXECUTABLES} executables")));
+        return Err(err(
+            field,
+            format!("more than {MAX_EXECUTABLES} executables"),
+        ));
     }
     for (i, e) in list.iter().enumerate() {
         check_executable(&e.path, &e.sha256).map_err(|m| {
@@ -314,8 +317,8 @@ mod tests {
 
     #[test]
     fn bodies_name_the_bad_field() {
-        let e = parse_learned(br#"{"executables":[{"path":"/bin/sh","sha256":"xx"}]}"#)
-            .unwrap_err();
+        let e =
+            parse_learned(br#"{"executables":[{"path":"/bin/sh","sha256":"xx"}]}"#).unwrap_err();
         assert_eq!(e.field, "executables[0].sha256");
         let e = parse_learned(
             format!(r#"{{"executables":[{{"path":"/a","sha256":"{H}"}},{{"path":"bin/sh","sha256":"{H}"}}]}}"#)

@@ -336,7 +336,9 @@ pub struct Membership {
 
 /// Registry metadata and the access-control and audit tables; scanning
 /// state is its [`ScanStore`] side.
-pub trait MetaStore: ScanStore + hosts::HostStore + profiles::ProfileStore + Send + Sync + 'static {
+pub trait MetaStore:
+    ScanStore + hosts::HostStore + profiles::ProfileStore + Send + Sync + 'static
+{
     // -- repositories, blobs, manifests, tags
     /// Records that `repo` may serve `digest` (size is kept for quotas).
     fn link_blob(

@@ -118,10 +118,16 @@ fn versions_inheritance_and_audited_changes() {
     let path = format!("/profiles/{}/learned", enc(&old));
     let (st, v, _) = call(&s, sensor, Method::POST, &path, Some(learned.clone()));
     assert_eq!(st, 200, "{v}");
-    assert_eq!((v["version"].clone(), v["changed"].clone()), (json!(2), json!(true)));
+    assert_eq!(
+        (v["version"].clone(), v["changed"].clone()),
+        (json!(2), json!(true))
+    );
     let (st, v, _) = call(&s, sensor, Method::POST, &path, Some(learned));
     assert_eq!(st, 200);
-    assert_eq!((v["version"].clone(), v["changed"].clone()), (json!(2), json!(false)));
+    assert_eq!(
+        (v["version"].clone(), v["changed"].clone()),
+        (json!(2), json!(false))
+    );
 
     // Unchanged since v2: 304.
     let r = s
@@ -159,12 +165,20 @@ fn versions_inheritance_and_audited_changes() {
         &s,
         Method::POST,
         &format!("/profiles/{}/allow", enc(&old)),
-        Some(json!({"executables": [{"path": "/usr/bin/extra", "sha256": H2}], "reason": "ticket 7"})),
+        Some(
+            json!({"executables": [{"path": "/usr/bin/extra", "sha256": H2}], "reason": "ticket 7"}),
+        ),
     );
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["version"], 4);
 
-    let (st, cur, h) = call(&s, sensor, Method::GET, &format!("/profiles/{}", enc(&old)), None);
+    let (st, cur, h) = call(
+        &s,
+        sensor,
+        Method::GET,
+        &format!("/profiles/{}", enc(&old)),
+        None,
+    );
     assert_eq!(st, 200);
     assert_eq!(h["etag"], "\"v4\"");
     assert_eq!(cur["mode"], "protect");
@@ -177,7 +191,12 @@ fn versions_inheritance_and_audited_changes() {
     assert_eq!(paths, ["/bin/sh", "/usr/bin/app", "/usr/bin/extra"]);
 
     // Every version with who and why; an old one reads back as it was.
-    let (st, vs) = admin(&s, Method::GET, &format!("/profiles/{}/versions", enc(&old)), None);
+    let (st, vs) = admin(
+        &s,
+        Method::GET,
+        &format!("/profiles/{}/versions", enc(&old)),
+        None,
+    );
     assert_eq!(st, 200);
     let vs = vs.as_array().expect("versions");
     let got: Vec<(u64, &str, &str)> = vs
@@ -200,25 +219,59 @@ fn versions_inheritance_and_audited_changes() {
             (1, robot_actor.as_str(), "discover"),
         ]
     );
-    assert!(vs[0]["reason"].as_str().expect("reason").contains("/usr/bin/extra (ticket 7)"));
-    assert!(vs[1]["reason"].as_str().expect("reason").contains("mode discover -> protect: release 1 hardened"));
-    assert!(vs[2]["reason"].as_str().expect("reason").contains("learned upload: 2 new"));
-    let (st, v2) = admin(&s, Method::GET, &format!("/profiles/{}?version=2", enc(&old)), None);
+    assert!(vs[0]["reason"]
+        .as_str()
+        .expect("reason")
+        .contains("/usr/bin/extra (ticket 7)"));
+    assert!(vs[1]["reason"]
+        .as_str()
+        .expect("reason")
+        .contains("mode discover -> protect: release 1 hardened"));
+    assert!(vs[2]["reason"]
+        .as_str()
+        .expect("reason")
+        .contains("learned upload: 2 new"));
+    let (st, v2) = admin(
+        &s,
+        Method::GET,
+        &format!("/profiles/{}?version=2", enc(&old)),
+        None,
+    );
     assert_eq!(st, 200);
-    assert_eq!((v2["mode"].clone(), v2["version"].clone()), (json!("discover"), json!(2)));
+    assert_eq!(
+        (v2["mode"].clone(), v2["version"].clone()),
+        (json!("discover"), json!(2))
+    );
     assert_eq!(v2["executables"].as_array().map(Vec::len), Some(2));
-    let (st, _) = admin(&s, Method::GET, &format!("/profiles/{}?version=9", enc(&old)), None);
+    let (st, _) = admin(
+        &s,
+        Method::GET,
+        &format!("/profiles/{}?version=9", enc(&old)),
+        None,
+    );
     assert_eq!(st, 404);
 
     // A new digest of the same repository: inherited, in monitor.
-    let (st, p, _) = call(&s, sensor, Method::GET, &format!("/profiles/{}", enc(&new)), None);
+    let (st, p, _) = call(
+        &s,
+        sensor,
+        Method::GET,
+        &format!("/profiles/{}", enc(&new)),
+        None,
+    );
     assert_eq!(st, 200, "{p}");
     assert_eq!(p["mode"], "monitor");
     assert_eq!(p["version"], 1);
     assert_eq!(p["reason"], format!("inherited from {old}"));
     assert_eq!(p["executables"], cur["executables"]);
     // An image id (no repository) starts in discover.
-    let (st, p, _) = call(&s, sensor, Method::GET, &format!("/profiles/sha256:{H2}"), None);
+    let (st, p, _) = call(
+        &s,
+        sensor,
+        Method::GET,
+        &format!("/profiles/sha256:{H2}"),
+        None,
+    );
     assert_eq!(st, 200);
     assert_eq!(p["mode"], "discover");
 
@@ -233,13 +286,23 @@ fn versions_inheritance_and_audited_changes() {
         .expect("listed")
         .clone();
     assert_eq!(row["repository"], "reg.example:5000/team/app");
-    assert_eq!((row["mode"].clone(), row["version"].clone(), row["executables"].clone()), (json!("protect"), json!(4), json!(3)));
+    assert_eq!(
+        (
+            row["mode"].clone(),
+            row["version"].clone(),
+            row["executables"].clone()
+        ),
+        (json!("protect"), json!(4), json!(3))
+    );
 
     // The audit log has each change with its actor.
     let recs = audit(&s);
     let seen = |action: &str, actor: &str, target: &str| {
         recs.iter().any(|r| {
-            r["action"] == action && r["actor"] == actor && r["target"] == target && r["outcome"] == "success"
+            r["action"] == action
+                && r["actor"] == actor
+                && r["target"] == target
+                && r["outcome"] == "success"
         })
     };
     assert!(seen("profile-create", &robot_actor, &old), "{recs:#?}");
@@ -248,7 +311,9 @@ fn versions_inheritance_and_audited_changes() {
     assert!(seen("profile-allow", "user:admin", &old));
     assert!(seen("profile-create", &robot_actor, &new));
     assert_eq!(
-        recs.iter().filter(|r| r["action"] == "profile-learned").count(),
+        recs.iter()
+            .filter(|r| r["action"] == "profile-learned")
+            .count(),
         1,
         "uploads that changed nothing are not recorded"
     );
@@ -274,7 +339,13 @@ fn discover_switches_to_monitor_after_the_learning_window() {
     assert!(p["learning_until_ms"].as_i64().is_some());
     // A per-profile window of 0 never ends: set on another profile.
     let other = format!("team/long@sha256:{H1}");
-    call(&s, sensor, Method::GET, &format!("/profiles/{}", enc(&other)), None);
+    call(
+        &s,
+        sensor,
+        Method::GET,
+        &format!("/profiles/{}", enc(&other)),
+        None,
+    );
     let (st, v) = admin(
         &s,
         Method::PUT,
@@ -296,13 +367,24 @@ fn discover_switches_to_monitor_after_the_learning_window() {
     assert_eq!(p["mode"], "monitor");
     assert_eq!(p["version"], 2);
     assert_eq!(p["actor"], "caisson");
-    assert_eq!(p["reason"], "learning window over: mode discover -> monitor");
-    let (_, o, _) = call(&s, sensor, Method::GET, &format!("/profiles/{}", enc(&other)), None);
+    assert_eq!(
+        p["reason"],
+        "learning window over: mode discover -> monitor"
+    );
+    let (_, o, _) = call(
+        &s,
+        sensor,
+        Method::GET,
+        &format!("/profiles/{}", enc(&other)),
+        None,
+    );
     assert_eq!(o["mode"], "discover");
     assert_eq!(o["learning_until_ms"], Value::Null);
     assert!(audit(&s)
         .iter()
-        .any(|r| r["action"] == "profile-learning-over" && r["actor"] == "caisson" && r["target"] == key.as_str()));
+        .any(|r| r["action"] == "profile-learning-over"
+            && r["actor"] == "caisson"
+            && r["target"] == key.as_str()));
 }
 
 #[test]
@@ -315,7 +397,13 @@ fn bad_input_gets_400_413_and_403() {
     );
     let sensor = Some((rn.as_str(), rs.as_str()));
     let key = format!("team/app@sha256:{H1}");
-    call(&s, sensor, Method::GET, &format!("/profiles/{}", enc(&key)), None);
+    call(
+        &s,
+        sensor,
+        Method::GET,
+        &format!("/profiles/{}", enc(&key)),
+        None,
+    );
 
     // Keys and bodies name what is wrong.
     let (st, v, _) = call(&s, sensor, Method::GET, "/profiles/app:latest", None);
@@ -323,9 +411,18 @@ fn bad_input_gets_400_413_and_403() {
     assert_eq!(v["errors"][0]["detail"]["field"], "key", "{v}");
     let learned = format!("/profiles/{}/learned", enc(&key));
     for (body, field) in [
-        (json!({"executables": [{"path": "/bin/sh", "sha256": "abc"}]}), "executables[0].sha256"),
-        (json!({"executables": [exe("/a", H1, 1), exe("bin/sh", H1, 1)]}), "executables[1].path"),
-        (json!({"executables": [{"path": "/a", "sha256": H1, "mode": 1}]}), "executables[0].mode"),
+        (
+            json!({"executables": [{"path": "/bin/sh", "sha256": "abc"}]}),
+            "executables[0].sha256",
+        ),
+        (
+            json!({"executables": [exe("/a", H1, 1), exe("bin/sh", H1, 1)]}),
+            "executables[1].path",
+        ),
+        (
+            json!({"executables": [{"path": "/a", "sha256": H1, "mode": 1}]}),
+            "executables[0].mode",
+        ),
         (json!({"execs": []}), ""),
     ] {
         let (st, v, _) = call(&s, sensor, Method::POST, &learned, Some(body.clone()));
@@ -342,7 +439,12 @@ fn bad_input_gets_400_413_and_403() {
     );
     assert_eq!(st, 400);
     assert_eq!(v["errors"][0]["detail"]["field"], "mode");
-    let (st, _) = admin(&s, Method::GET, &format!("/profiles/{}", enc(&format!("team/none@sha256:{H2}"))), None);
+    let (st, _) = admin(
+        &s,
+        Method::GET,
+        &format!("/profiles/{}", enc(&format!("team/none@sha256:{H2}"))),
+        None,
+    );
     assert_eq!(st, 404);
     let (st, _) = admin(
         &s,
@@ -363,11 +465,27 @@ fn bad_input_gets_400_413_and_403() {
     assert_eq!(r.status(), 413);
 
     // Who may do what.
-    let (pn, ps) = robot(&s, "puller", json!([{"namespace": "team", "actions": ["pull"]}]));
+    let (pn, ps) = robot(
+        &s,
+        "puller",
+        json!([{"namespace": "team", "actions": ["pull"]}]),
+    );
     let puller = Some((pn.as_str(), ps.as_str()));
-    let (st, _, _) = call(&s, puller, Method::POST, &learned, Some(json!({"executables": []})));
+    let (st, _, _) = call(
+        &s,
+        puller,
+        Method::POST,
+        &learned,
+        Some(json!({"executables": []})),
+    );
     assert_eq!(st, 403);
-    let (st, _, _) = call(&s, puller, Method::GET, &format!("/profiles/{}", enc(&key)), None);
+    let (st, _, _) = call(
+        &s,
+        puller,
+        Method::GET,
+        &format!("/profiles/{}", enc(&key)),
+        None,
+    );
     assert_eq!(st, 403);
     // A sensor reads and uploads; it does not change modes or allow.
     let (st, _, _) = call(
@@ -383,13 +501,39 @@ fn bad_input_gets_400_413_and_403() {
 
     // Namespace admins: the profiles of images their namespace holds.
     admin(&s, Method::PUT, "/namespaces/team", Some(json!({})));
-    admin(&s, Method::POST, "/users", Some(json!({"name": "lead", "password": "lead-password-1"})));
-    admin(&s, Method::PUT, "/namespaces/team/members/lead", Some(json!({"role": "admin"})));
-    admin(&s, Method::POST, "/users", Some(json!({"name": "dev", "password": "dev-password-1"})));
-    admin(&s, Method::PUT, "/namespaces/team/members/dev", Some(json!({"role": "writer"})));
+    admin(
+        &s,
+        Method::POST,
+        "/users",
+        Some(json!({"name": "lead", "password": "lead-password-1"})),
+    );
+    admin(
+        &s,
+        Method::PUT,
+        "/namespaces/team/members/lead",
+        Some(json!({"role": "admin"})),
+    );
+    admin(
+        &s,
+        Method::POST,
+        "/users",
+        Some(json!({"name": "dev", "password": "dev-password-1"})),
+    );
+    admin(
+        &s,
+        Method::PUT,
+        "/namespaces/team/members/dev",
+        Some(json!({"role": "writer"})),
+    );
     let (manifest, _) = s.push_image("team/app", "v1", b"profile-layer");
     let held = format!("127.0.0.1:5000/team/app@{}", sha256(&manifest));
-    call(&s, sensor, Method::GET, &format!("/profiles/{}", enc(&held)), None);
+    call(
+        &s,
+        sensor,
+        Method::GET,
+        &format!("/profiles/{}", enc(&held)),
+        None,
+    );
     let lead = Some(("lead", "lead-password-1"));
     let dev = Some(("dev", "dev-password-1"));
     let (st, v, _) = call(
@@ -402,10 +546,21 @@ fn bad_input_gets_400_413_and_403() {
     assert_eq!(st, 200, "{v}");
     let (st, list, _) = call(&s, lead, Method::GET, "/profiles", None);
     assert_eq!(st, 200);
-    let keys: Vec<&str> = list.as_array().expect("list").iter().filter_map(|r| r["key"].as_str()).collect();
+    let keys: Vec<&str> = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|r| r["key"].as_str())
+        .collect();
     assert_eq!(keys, [held.as_str()], "only the images the namespace holds");
     // Not a digest this registry holds (same repository name): system admins only.
-    let (st, _, _) = call(&s, lead, Method::GET, &format!("/profiles/{}", enc(&key)), None);
+    let (st, _, _) = call(
+        &s,
+        lead,
+        Method::GET,
+        &format!("/profiles/{}", enc(&key)),
+        None,
+    );
     assert_eq!(st, 403);
     let (st, _, _) = call(
         &s,
@@ -440,7 +595,9 @@ fn bad_input_gets_400_413_and_403() {
         ("user:dev".to_string(), "profile-mode"),
     ] {
         assert!(
-            recs.iter().any(|r| r["actor"] == actor.as_str() && r["action"] == action && r["outcome"] == "denied"),
+            recs.iter().any(|r| r["actor"] == actor.as_str()
+                && r["action"] == action
+                && r["outcome"] == "denied"),
             "{actor} {action}"
         );
     }
@@ -450,8 +607,14 @@ fn bad_input_gets_400_413_and_403() {
 fn openapi_documents_the_profile_routes() {
     let s = start();
     let (st, doc) = {
-        let r = s.req(Method::GET, "/api/v1/openapi.json", None).send().expect("get");
-        (r.status().as_u16(), serde_json::from_slice::<Value>(&r.bytes().expect("body")).expect("json"))
+        let r = s
+            .req(Method::GET, "/api/v1/openapi.json", None)
+            .send()
+            .expect("get");
+        (
+            r.status().as_u16(),
+            serde_json::from_slice::<Value>(&r.bytes().expect("body")).expect("json"),
+        )
     };
     assert_eq!(st, 200);
     for (path, method) in [
@@ -462,7 +625,10 @@ fn openapi_documents_the_profile_routes() {
         ("/profiles/{key}/allow", "post"),
         ("/profiles/{key}/learned", "post"),
     ] {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} documented");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} documented"
+        );
     }
     assert!(doc["components"]["schemas"]["ProfileExecutable"].is_object());
 }

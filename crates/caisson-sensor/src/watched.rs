@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::allowlist::{AllowlistMode, Executable, Learner, ManagedProfiles, Profile, ProfileIndex};
+use crate::allowlist::{
+    AllowlistMode, Executable, Learner, ManagedProfiles, Profile, ProfileIndex,
+};
 use crate::resources::CgroupPaths;
 
 /// What the fanotify thread knows about a watched container.

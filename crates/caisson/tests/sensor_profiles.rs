@@ -116,7 +116,10 @@ fn get(s: &Serve, path: &str) -> (u16, Value) {
         .send()
         .expect("get");
     let st = r.status().as_u16();
-    (st, serde_json::from_slice(&r.bytes().expect("body")).unwrap_or(Value::Null))
+    (
+        st,
+        serde_json::from_slice(&r.bytes().expect("body")).unwrap_or(Value::Null),
+    )
 }
 
 fn caisson_profile(s: &Serve, args: &[&str]) -> Output {
@@ -154,7 +157,10 @@ fn discover_on_the_server_then_protect_from_the_cli() {
     };
     let _ = docker(&host, &["rm", "-f", &c.name]);
     let out = ok(
-        docker(&host, &["run", "-d", "--name", &c.name, &image, "sleep", "300"]),
+        docker(
+            &host,
+            &["run", "-d", "--name", &c.name, &image, "sleep", "300"],
+        ),
         "docker run",
     );
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -222,21 +228,36 @@ fn discover_on_the_server_then_protect_from_the_cli() {
     let want = format!("caisson_container_pids{{container_id=\"{id}\"");
     let deadline = Instant::now() + Duration::from_secs(15);
     while !scrape(&addr).contains(&want) {
-        assert!(Instant::now() < deadline, "the sensor did not watch the container");
+        assert!(
+            Instant::now() < deadline,
+            "the sensor did not watch the container"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
     // Discover: the server created the profile; what runs reaches it.
-    sensor.wait_line(&format!("image {key}: mode discover"), Duration::from_secs(30));
-    ok(docker(&host, &["exec", &c.name, "cp", "/bin/busybox", "/tmp/ls"]), "cp");
+    sensor.wait_line(
+        &format!("image {key}: mode discover"),
+        Duration::from_secs(30),
+    );
+    ok(
+        docker(&host, &["exec", &c.name, "cp", "/bin/busybox", "/tmp/ls"]),
+        "cp",
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let learned = loop {
-        ok(docker(&host, &["exec", &c.name, "ls", "/"]), "ls while learning");
+        ok(
+            docker(&host, &["exec", &c.name, "ls", "/"]),
+            "ls while learning",
+        );
         let (st, p) = get(&s, &format!("/profiles/{key}"));
         if st == 200 && paths(&p).iter().any(|x| x == "/bin/busybox") {
             break p;
         }
-        assert!(Instant::now() < deadline, "learned executables never reached the server: {p}");
+        assert!(
+            Instant::now() < deadline,
+            "learned executables never reached the server: {p}"
+        );
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(learned["mode"], "discover");
@@ -244,8 +265,15 @@ fn discover_on_the_server_then_protect_from_the_cli() {
 
     // Protect from the CLI; the sensor picks it up.
     let out = caisson_profile(&s, &["mode", &key, "protect", "--reason", "e2e"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    sensor.wait_line(&format!("image {key}: mode protect"), Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sensor.wait_line(
+        &format!("image {key}: mode protect"),
+        Duration::from_secs(30),
+    );
 
     let denied = docker(&host, &["exec", &c.name, "/tmp/ls", "/"]);
     assert!(!denied.status.success(), "protect let /tmp/ls run");
@@ -255,9 +283,15 @@ fn discover_on_the_server_then_protect_from_the_cli() {
         msg.contains("permission denied") || msg.contains("not permitted"),
         "{msg}"
     );
-    ok(docker(&host, &["exec", &c.name, "ls", "/"]), "protect: ls runs");
     ok(
-        docker(&host, &["exec", &c.name, "sh", "-c", "cat /etc/hostname | wc -c"]),
+        docker(&host, &["exec", &c.name, "ls", "/"]),
+        "protect: ls runs",
+    );
+    ok(
+        docker(
+            &host,
+            &["exec", &c.name, "sh", "-c", "cat /etc/hostname | wc -c"],
+        ),
         "protect: a pipeline of learned programs runs",
     );
 
@@ -266,10 +300,16 @@ fn discover_on_the_server_then_protect_from_the_cli() {
     let v = versions.as_array().expect("versions");
     assert_eq!(v[0]["actor"], "user:admin");
     assert_eq!(v[0]["mode"], "protect");
-    assert!(v[0]["reason"].as_str().unwrap_or_default().ends_with(": e2e"));
+    assert!(v[0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .ends_with(": e2e"));
     let robot_actor = format!("robot:{}", robot["name"].as_str().expect("name"));
     assert_eq!(v.last().expect("first")["actor"], robot_actor.as_str());
-    assert!(v.iter().any(|x| x["reason"].as_str().unwrap_or_default().starts_with("learned upload")));
+    assert!(v.iter().any(|x| x["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("learned upload")));
 
     // The cache under --profiles: what a restart without the server uses.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -285,7 +325,11 @@ fn discover_on_the_server_then_protect_from_the_cli() {
     // Export: the sensor's profile format.
     let file = dir.path().join("export.yaml");
     let out = caisson_profile(&s, &["export", &key, "-o", file.to_str().expect("utf-8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let p = caisson_sensor::allowlist::Profile::read(&file).expect("a valid profile file");
     assert_eq!(p.image, key);
     assert!(p.executables.iter().any(|e| e.path == "/bin/busybox"));

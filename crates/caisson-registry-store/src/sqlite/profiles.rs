@@ -258,7 +258,8 @@ pub(super) fn apply(c: &mut Connection, ch: ProfileChange) -> Result<ProfileOutc
             }
         }
         (ProfileUpdate::EndLearning { now_ms, .. }, Some(cur)) => {
-            let over = cur.mode == "discover" && cur.learning_until_ms.is_some_and(|t| t <= *now_ms);
+            let over =
+                cur.mode == "discover" && cur.learning_until_ms.is_some_and(|t| t <= *now_ms);
             if !over {
                 ProfileOutcome::Unchanged {
                     version: cur.version,
@@ -294,7 +295,9 @@ fn reference_of(u: &ProfileUpdate) -> Option<&str> {
 
 pub(super) fn list(c: &mut Connection) -> Result<Vec<ProfileSummary>> {
     let mut st = c
-        .prepare(&format!("SELECT {SUMMARY_COLUMNS} FROM profiles ORDER BY key"))
+        .prepare(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM profiles ORDER BY key"
+        ))
         .map_err(backend("list profiles"))?;
     let rows = st
         .query_map([], summary_row)
@@ -315,7 +318,11 @@ fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProfileVersion> {
     })
 }
 
-pub(super) fn one(c: &mut Connection, key: &str, version: Option<u64>) -> Result<Option<StoredProfile>> {
+pub(super) fn one(
+    c: &mut Connection,
+    key: &str,
+    version: Option<u64>,
+) -> Result<Option<StoredProfile>> {
     let Some(current) = summary(c, key)? else {
         return Ok(None);
     };

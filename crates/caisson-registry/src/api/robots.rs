@@ -91,10 +91,11 @@ pub(super) async fn create_robot<B: BlobStore, M: MetaStore>(
         }
         if s.namespace == crate::profiles::SCOPE_NAMESPACE {
             // `profiles:sync`: runtime sensors' profile sync, granted by system admins.
-            if s.actions.is_empty()
-                || s.actions.iter().any(|a| a != crate::profiles::SCOPE_ACTION)
+            if s.actions.is_empty() || s.actions.iter().any(|a| a != crate::profiles::SCOPE_ACTION)
             {
-                return Err(bad("scope profiles: the only action is sync (profiles:sync)"));
+                return Err(bad(
+                    "scope profiles: the only action is sync (profiles:sync)",
+                ));
             }
             reg.require_system_admin(&c, "create-robot", "profiles:sync")
                 .await?;

@@ -27,8 +27,8 @@ use caisson_audit::{AuditEvent, Outcome};
 use caisson_model::exec_profile::{self as model, FieldError, Mode};
 use caisson_oci::Digest;
 use caisson_registry_store::profiles::{
-    ProfileChange, ProfileExecutable, ProfileOutcome, ProfileSummary, ProfileUpdate,
-    StoredProfile, MAX_PROFILE_EXECUTABLES,
+    ProfileChange, ProfileExecutable, ProfileOutcome, ProfileSummary, ProfileUpdate, StoredProfile,
+    MAX_PROFILE_EXECUTABLES,
 };
 use caisson_registry_store::{now_ms, BlobStore, Change, Changed, MetaStore, Role};
 use serde::Deserialize;
@@ -220,7 +220,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     /// Switches `s` to monitor when its learning window is over.
     async fn end_learning_if_due(&self, c: &Caller, s: &ProfileSummary) -> ApiResult<bool> {
         let now = now_ms();
-        if s.mode != Mode::Discover.as_str() || !s.learning_until_ms.is_some_and(|t| t <= now) {
+        if s.mode != Mode::Discover.as_str() || s.learning_until_ms.is_none_or(|t| t > now) {
             return Ok(false);
         }
         let o = self
@@ -330,9 +330,8 @@ async fn show<B: BlobStore, M: MetaStore>(
     let Some(s) = summary else {
         return Err(not_found(format!("profile {key} is unknown")));
     };
-    if reg.end_learning_if_due(&c, &s).await? {
-        // re-read below
-    }
+    // A window that is over ends now; the state is re-read below.
+    reg.end_learning_if_due(&c, &s).await?;
     if q.version.is_none() {
         if let Some(cur) = reg.meta.profile_summary(&key).await? {
             let tag = etag(cur.version);
@@ -442,7 +441,8 @@ async fn allow<B: BlobStore, M: MetaStore>(
 ) -> ApiResult<Response> {
     let c = reg.caller(req.headers(), source_of(&req)).await?;
     checked_key(&key)?;
-    reg.require_profile_access(&c, "profile-allow", &key).await?;
+    reg.require_profile_access(&c, "profile-allow", &key)
+        .await?;
     let body = crate::manifests::read_limited(req.into_body(), model::MAX_BODY_BYTES).await?;
     let a = model::parse_allow(&body).map_err(field_error)?;
     let paths: Vec<&str> = a.executables.iter().map(|e| e.path.as_str()).collect();

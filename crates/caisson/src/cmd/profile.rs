@@ -179,7 +179,9 @@ pub fn to_sensor_profile(p: &Value) -> anyhow::Result<Profile> {
     let mut any_contents = Vec::new();
     for e in p["executables"].as_array().into_iter().flatten() {
         let path = e["path"].as_str().context("an executable has no path")?;
-        let sha = e["sha256"].as_str().context("an executable has no sha256")?;
+        let sha = e["sha256"]
+            .as_str()
+            .context("an executable has no sha256")?;
         match (e["size"].as_u64(), e["mtime_ns"].as_i64()) {
             (Some(size), Some(mtime_ns)) => executables.push(Executable {
                 path: path.to_string(),

@@ -234,7 +234,10 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         _ if sync.is_some() => Profiles::default(),
         (Some(dir), AllowlistMode::Monitor | AllowlistMode::Protect) => Profiles::load_dir(dir)?,
         (None, AllowlistMode::Monitor | AllowlistMode::Protect | AllowlistMode::Discover) => {
-            anyhow::bail!("--mode {:?} needs --profiles DIR", a.mode.unwrap_or(Mode::Off))
+            anyhow::bail!(
+                "--mode {:?} needs --profiles DIR",
+                a.mode.unwrap_or(Mode::Off)
+            )
         }
         _ => Profiles::default(),
     };

@@ -151,7 +151,9 @@ impl Sync {
         if let Some((h, _)) = self.held.get(key) {
             req = req.header("if-none-match", format!("\"v{}\"", h.version));
         }
-        let resp = req.send().with_context(|| format!("fetching profile {key}"))?;
+        let resp = req
+            .send()
+            .with_context(|| format!("fetching profile {key}"))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
             return Ok(None);
@@ -214,7 +216,9 @@ impl Sync {
         let mut images: BTreeMap<String, String> = BTreeMap::new();
         for (_, w) in shared.all() {
             if let Some(k) = &w.image_key {
-                images.entry(k.clone()).or_insert_with(|| w.reference.clone());
+                images
+                    .entry(k.clone())
+                    .or_insert_with(|| w.reference.clone());
             }
         }
         let learned: BTreeMap<String, Profile> = shared
@@ -224,7 +228,11 @@ impl Sync {
             .collect();
         let mut changed = false;
         for (key, reference) in &images {
-            if self.held.get(key).is_some_and(|(h, _)| h.mode == "discover") {
+            if self
+                .held
+                .get(key)
+                .is_some_and(|(h, _)| h.mode == "discover")
+            {
                 if let Some(l) = learned.get(key) {
                     let done = self.uploaded.entry(key.clone()).or_default();
                     let new: Vec<Executable> = l
