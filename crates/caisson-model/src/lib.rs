@@ -5,6 +5,7 @@
 //! and the [`Package`]s found. Nothing here does I/O.
 
 mod advisory;
+pub mod exec_profile;
 pub mod host_report;
 mod purl;
 

@@ -13,6 +13,7 @@ use caisson_audit::AuditEvent;
 use caisson_oci::Digest;
 
 use crate::hosts::{HostUpdate, ReportOutcome};
+use crate::profiles::{ProfileChange, ProfileOutcome};
 use crate::{ManifestRecord, Membership, Namespace, PullPolicy, PutManifestOutcome, Robot, User};
 
 /// A metadata change that is audited. Each variant is the matching
@@ -67,6 +68,8 @@ pub enum Change {
     },
     /// [`crate::HostStore::store_host_report`].
     HostReport(Box<HostUpdate>),
+    /// An executable allowlist profile change (`crate::profiles`).
+    Profile(Box<ProfileChange>),
 }
 
 impl Change {
@@ -91,6 +94,7 @@ impl Change {
             Change::RemoveMembership { .. } => "remove membership",
             Change::SetScanThreshold { .. } => "store scan settings",
             Change::HostReport(_) => "store host report",
+            Change::Profile(_) => "change profile",
         }
     }
 }
@@ -108,6 +112,8 @@ pub enum Changed {
     Created(bool),
     /// [`Change::HostReport`].
     HostReport(ReportOutcome),
+    /// [`Change::Profile`].
+    Profile(ProfileOutcome),
     /// Every other change.
     Done,
 }

@@ -28,11 +28,13 @@ use serde::{Deserialize, Serialize};
 pub mod audited;
 pub mod fs;
 pub mod hosts;
+pub mod profiles;
 pub mod scan;
 pub mod sqlite;
 
 pub use audited::{AuditFor, Change, Changed};
 pub use hosts::HostStore;
+pub use profiles::ProfileStore;
 pub use scan::{
     AffectedTargets, HistoryEntry, JobState, MatchedVuln, PackageQuery, PackageRow, QueueDepth,
     ScanJob, ScanRecord, ScanState, ScanStore, ScannedPackage, SearchHit, StoredFinding,
@@ -334,7 +336,9 @@ pub struct Membership {
 
 /// Registry metadata and the access-control and audit tables; scanning
 /// state is its [`ScanStore`] side.
-pub trait MetaStore: ScanStore + hosts::HostStore + Send + Sync + 'static {
+pub trait MetaStore:
+    ScanStore + hosts::HostStore + profiles::ProfileStore + Send + Sync + 'static
+{
     // -- repositories, blobs, manifests, tags
     /// Records that `repo` may serve `digest` (size is kept for quotas).
     fn link_blob(

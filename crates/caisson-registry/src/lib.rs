@@ -23,6 +23,7 @@ mod group_commit;
 pub mod hosts;
 mod manifests;
 pub mod notify;
+pub mod profiles;
 pub mod pull;
 pub mod route;
 pub mod scan;
@@ -76,6 +77,9 @@ pub struct Config {
     pub audit_checkpoints: Option<PathBuf>,
     /// Password verification slots and failed-login throttling.
     pub auth: auth::guard::AuthLimits,
+    /// How long a new image's profile stays in discover before it is
+    /// switched to monitor (`serve --profile-learning`; zero: never).
+    pub profile_learning: Duration,
 }
 
 impl Default for Config {
@@ -95,6 +99,7 @@ impl Default for Config {
             audit_key: None,
             audit_checkpoints: None,
             auth: auth::guard::AuthLimits::default(),
+            profile_learning: Duration::from_secs(3600),
         }
     }
 }
@@ -404,7 +409,8 @@ pub fn router<B: BlobStore, M: MetaStore>(reg: Arc<Registry<B, M>>) -> Router {
             api::routes::<B, M>()
                 .merge(scan::api::routes::<B, M>())
                 .merge(pull::api::routes::<B, M>())
-                .merge(hosts::routes::<B, M>()),
+                .merge(hosts::routes::<B, M>())
+                .merge(profiles::routes::<B, M>()),
         )
         .layer(DefaultBodyLimit::disable())
         .with_state(reg)

@@ -36,7 +36,7 @@ pub const PROFILE_VERSION: u32 = 1;
 /// Largest profile file read.
 pub const MAX_PROFILE_FILE: u64 = 8 << 20;
 /// Most executables one profile holds (learning stops adding past it).
-pub const MAX_EXECUTABLES: usize = 65_536;
+pub const MAX_EXECUTABLES: usize = caisson_model::exec_profile::MAX_EXECUTABLES;
 
 /// One image's executable allowlist, as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +51,10 @@ pub struct Profile {
     pub reference: String,
     /// Executables, sorted by path.
     pub executables: Vec<Executable>,
+    /// Paths allowed whatever their contents (a server-side manual allow
+    /// that named no size and mtime).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub any_contents: Vec<String>,
 }
 
 /// One learned executable.
@@ -102,20 +106,17 @@ impl Profile {
         if p.image.is_empty() {
             return Err(invalid("`image` is empty".into()));
         }
-        if p.executables.len() > MAX_EXECUTABLES {
+        if p.executables.len() + p.any_contents.len() > MAX_EXECUTABLES {
             return Err(invalid(format!("more than {MAX_EXECUTABLES} executables")));
         }
+        // The server's rules (caisson_model::exec_profile) are the same.
         for e in &p.executables {
-            if !e.path.starts_with('/') {
+            caisson_model::exec_profile::check_executable(&e.path, &e.sha256).map_err(invalid)?;
+        }
+        for path in &p.any_contents {
+            if !path.starts_with('/') {
                 return Err(invalid(format!(
-                    "executable path {:?} is not absolute",
-                    e.path
-                )));
-            }
-            if e.sha256.len() != 64 || !e.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(invalid(format!(
-                    "executable {:?}: sha256 {:?} is not 64 hex digits",
-                    e.path, e.sha256
+                    "any_contents path {path:?} is not absolute"
                 )));
             }
         }
@@ -181,6 +182,7 @@ pub fn image_key(image_digest: Option<&str>, image_id: &str) -> String {
 #[derive(Debug, Default)]
 pub struct ProfileIndex {
     by_path: HashMap<String, Vec<(u64, i64)>>,
+    any_contents: std::collections::HashSet<String>,
 }
 
 impl ProfileIndex {
@@ -192,22 +194,27 @@ impl ProfileIndex {
                 .or_default()
                 .push((e.size, e.mtime_ns));
         }
-        Self { by_path }
+        Self {
+            by_path,
+            any_contents: p.any_contents.iter().cloned().collect(),
+        }
     }
 
-    /// Whether the file at `path` with this size and mtime was learned.
+    /// Whether the file at `path` with this size and mtime was learned (or
+    /// the path is allowed whatever its contents).
     pub fn allows(&self, path: &str, size: u64, mtime_ns: i64) -> bool {
         self.by_path
             .get(path)
             .is_some_and(|v| v.contains(&(size, mtime_ns)))
+            || self.any_contents.contains(path)
     }
 
     pub fn len(&self) -> usize {
-        self.by_path.len()
+        self.by_path.len() + self.any_contents.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_path.is_empty()
+        self.by_path.is_empty() && self.any_contents.is_empty()
     }
 }
 
@@ -258,6 +265,38 @@ impl Profiles {
     }
 }
 
+/// Profiles whose mode is set per image by a server (`caisson sensor run
+/// --server`): image key → (mode, allowlist). The sync thread builds a new
+/// one and swaps it in whole ([`crate::watched::Shared::set_managed`]); an
+/// image it does not hold yet is in discover.
+#[derive(Debug, Default, Clone)]
+pub struct ManagedProfiles {
+    by_image: HashMap<String, (AllowlistMode, Arc<ProfileIndex>)>,
+}
+
+impl ManagedProfiles {
+    pub fn insert(&mut self, mode: AllowlistMode, p: &Profile) {
+        self.by_image
+            .insert(p.image.clone(), (mode, Arc::new(ProfileIndex::new(p))));
+    }
+
+    /// The mode and allowlist of `image_key` (discover, none: unknown).
+    pub fn get(&self, image_key: &str) -> (AllowlistMode, Option<Arc<ProfileIndex>>) {
+        match self.by_image.get(image_key) {
+            Some((mode, idx)) => (*mode, Some(idx.clone())),
+            None => (AllowlistMode::Discover, None),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_image.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_image.is_empty()
+    }
+}
+
 /// Executables learned per image (discover mode, `caisson sensor learn`).
 #[derive(Debug, Default)]
 pub struct Learner {
@@ -293,6 +332,7 @@ impl Learner {
                 image: image.clone(),
                 reference: reference.clone(),
                 executables: map.values().cloned().collect(),
+                any_contents: Vec::new(),
             })
             .collect()
     }

@@ -49,6 +49,10 @@ pub struct SensorConfig {
     pub mode: AllowlistMode,
     /// Executable allowlists (monitor, protect).
     pub profiles: Profiles,
+    /// Modes and allowlists per image from a server ([`Shared::set_managed`]
+    /// with these to start from); `mode` is then ignored and every mark asks
+    /// for permission events.
+    pub managed: Option<crate::allowlist::ManagedProfiles>,
     /// Only this container (id prefix or name): `caisson sensor learn`.
     pub only: Option<String>,
     pub metrics: Option<Arc<Metrics>>,
@@ -71,6 +75,7 @@ impl Default for SensorConfig {
             scan_interval: Duration::from_secs(1),
             mode: AllowlistMode::Off,
             profiles: Profiles::default(),
+            managed: None,
             only: None,
             metrics: None,
         }
@@ -282,6 +287,15 @@ impl Pipeline {
             threads.push(crate::source::conntrack::spawn(q, stop.clone())?);
         }
         let shared = Arc::new(Shared::default());
+        // Managed: the server may put any image in protect at any time, so
+        // marks ask for permission events; the per-image mode decides.
+        let mark_mode = match &config.managed {
+            Some(m) => {
+                shared.set_managed(m.clone());
+                AllowlistMode::Protect
+            }
+            None => config.mode,
+        };
         let fan = if config.files {
             let fan = Arc::new(crate::source::fanotify::open()?);
             let q = Queue::for_source(tx.clone(), "fanotify");
@@ -291,7 +305,7 @@ impl Pipeline {
                 q,
                 stop.clone(),
                 shared.clone(),
-                config.mode,
+                mark_mode,
                 config.metrics.clone(),
             )?);
             Some(fan)
@@ -308,7 +322,7 @@ impl Pipeline {
                 shared.clone(),
                 directory,
                 crate::source::watch::WatchConfig {
-                    mode: config.mode,
+                    mode: mark_mode,
                     profiles: config.profiles.clone(),
                     scan_interval: config.scan_interval,
                     resource_interval: config.resource_interval,

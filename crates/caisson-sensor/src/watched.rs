@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::allowlist::{Executable, Learner, Profile, ProfileIndex};
+use crate::allowlist::{
+    AllowlistMode, Executable, Learner, ManagedProfiles, Profile, ProfileIndex,
+};
 use crate::resources::CgroupPaths;
 
 /// What the fanotify thread knows about a watched container.
@@ -36,6 +38,10 @@ pub struct Shared {
     /// Root filesystem device → container id.
     by_dev: RwLock<HashMap<u64, String>>,
     learner: Mutex<Learner>,
+    /// Server-managed profiles (`None`: the sensor's own `--mode`). The
+    /// lock is held only to clone or replace the `Arc`: the decision path
+    /// never waits for the network.
+    managed: RwLock<Option<Arc<ManagedProfiles>>>,
 }
 
 impl Shared {
@@ -108,6 +114,37 @@ impl Shared {
             }
         }
         gone
+    }
+
+    /// Switches to (or updates) server-managed profiles.
+    pub fn set_managed(&self, m: ManagedProfiles) {
+        *self.managed.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(m));
+    }
+
+    pub fn is_managed(&self) -> bool {
+        self.managed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// The mode and allowlist in force for container `w`: the server's for
+    /// its image when managed, else `global` and the profile it started with.
+    pub fn policy(
+        &self,
+        w: &Watched,
+        global: AllowlistMode,
+    ) -> (AllowlistMode, Option<Arc<ProfileIndex>>) {
+        let managed = self
+            .managed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match (managed, &w.image_key) {
+            (Some(m), Some(key)) => m.get(key),
+            (Some(_), None) => (AllowlistMode::Discover, None),
+            (None, _) => (global, w.profile.clone()),
+        }
     }
 
     pub fn learn(&self, key: &str, reference: &str, e: Executable) {

@@ -22,6 +22,7 @@ mod access;
 mod audited;
 mod content;
 mod hosts;
+mod profiles;
 mod scan;
 mod scan_impl;
 mod scan_queue;
@@ -134,6 +135,8 @@ impl SqliteMetaStore {
             .map_err(backend("create scanning schema"))?;
         conn.execute_batch(hosts::SCHEMA)
             .map_err(backend("create hosts schema"))?;
+        conn.execute_batch(profiles::SCHEMA)
+            .map_err(backend("create profiles schema"))?;
         Ok(SqliteMetaStore {
             conn: Arc::new(Mutex::new(conn)),
         })

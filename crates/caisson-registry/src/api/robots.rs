@@ -89,6 +89,18 @@ pub(super) async fn create_robot<B: BlobStore, M: MetaStore>(
                 .await?;
             continue;
         }
+        if s.namespace == crate::profiles::SCOPE_NAMESPACE {
+            // `profiles:sync`: runtime sensors' profile sync, granted by system admins.
+            if s.actions.is_empty() || s.actions.iter().any(|a| a != crate::profiles::SCOPE_ACTION)
+            {
+                return Err(bad(
+                    "scope profiles: the only action is sync (profiles:sync)",
+                ));
+            }
+            reg.require_system_admin(&c, "create-robot", "profiles:sync")
+                .await?;
+            continue;
+        }
         if s.actions
             .iter()
             .any(|a| !matches!(a.as_str(), "pull" | "push" | "delete"))

@@ -167,8 +167,15 @@ impl Reader {
         let exec = mask.intersects(MaskFlags::FAN_OPEN_EXEC | MaskFlags::FAN_OPEN_EXEC_PERM);
         let mut allowlisted = None;
         let mut denied = false;
-        if exec && matches!(self.mode, AllowlistMode::Monitor | AllowlistMode::Protect) {
-            if let Some(profile) = watched.as_ref().and_then(|w| w.profile.as_ref()) {
+        // The image's mode and allowlist: per image from the server when
+        // managed (then every mark asks for permission events), else the
+        // sensor's own mode.
+        let (mode, profile) = match &watched {
+            Some(w) => self.shared.policy(w, self.mode),
+            None => (self.mode, None),
+        };
+        if exec && matches!(mode, AllowlistMode::Monitor | AllowlistMode::Protect) {
+            if let Some(profile) = &profile {
                 allowlisted = st
                     .as_ref()
                     .map(|st| profile.allows(&path, st.st_size as u64, mtime_ns(st)));
@@ -179,10 +186,9 @@ impl Reader {
             // decision could not be made for is allowed and counted.
             let decision = if pid == self.own_pid || path.is_empty() {
                 "error"
-            } else if allowlisted == Some(false) {
+            } else if allowlisted == Some(false) && mode == AllowlistMode::Protect {
                 "deny"
-            } else if watched.as_ref().is_some_and(|w| w.profile.is_some()) && allowlisted.is_none()
-            {
+            } else if mode == AllowlistMode::Protect && profile.is_some() && allowlisted.is_none() {
                 "error"
             } else {
                 "allow"
@@ -221,7 +227,7 @@ impl Reader {
             }),
             _ => None,
         };
-        if exec && self.mode == AllowlistMode::Discover {
+        if exec && mode == AllowlistMode::Discover {
             if let Some(w) = &watched {
                 if let Some(key) = &w.image_key {
                     if let Some(e) = executable(fd, &path) {

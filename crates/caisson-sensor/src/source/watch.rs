@@ -197,7 +197,7 @@ fn update(
                 .map(|m| std::os::unix::fs::MetadataExt::dev(&m)),
             cgroups: CgroupPaths::parse(cg),
         };
-        if config.mode == AllowlistMode::Discover {
+        if shared.policy(&w, config.mode).0 == AllowlistMode::Discover {
             seed(shared, &w);
         }
         shared.insert(id.clone(), w);

@@ -217,7 +217,7 @@ fn pull_policy_document(cmd: &PullPolicyCmd) -> anyhow::Result<Value> {
     Ok(doc)
 }
 
-struct Api {
+pub(crate) struct Api {
     client: reqwest::blocking::Client,
     base: String,
     user: String,
@@ -225,7 +225,30 @@ struct Api {
 }
 
 impl Api {
-    fn call(
+    /// A client for `url` as `user` (Basic with `password` when given),
+    /// trusting `ca_cert` too.
+    pub(crate) fn connect(
+        url: &str,
+        user: &str,
+        password: Option<String>,
+        ca_cert: Option<&std::path::Path>,
+    ) -> anyhow::Result<Api> {
+        let mut builder = reqwest::blocking::Client::builder();
+        if let Some(ca) = ca_cert {
+            let pem = fs_err::read(ca)?;
+            builder = builder.add_root_certificate(
+                reqwest::Certificate::from_pem(&pem).context("reading the CA certificate")?,
+            );
+        }
+        Ok(Api {
+            client: builder.build().context("building the HTTP client")?,
+            base: url.to_string(),
+            user: user.to_string(),
+            password,
+        })
+    }
+
+    pub(crate) fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -267,19 +290,12 @@ fn parse_scope(s: &str) -> anyhow::Result<Value> {
 }
 
 pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
-    let mut builder = reqwest::blocking::Client::builder();
-    if let Some(ca) = &args.ca_cert {
-        let pem = fs_err::read(ca)?;
-        builder = builder.add_root_certificate(
-            reqwest::Certificate::from_pem(&pem).context("reading the CA certificate")?,
-        );
-    }
-    let api = Api {
-        client: builder.build().context("building the HTTP client")?,
-        base: args.url.clone(),
-        user: args.user.clone(),
-        password: args.password.clone(),
-    };
+    let api = Api::connect(
+        &args.url,
+        &args.user,
+        args.password.clone(),
+        args.ca_cert.as_deref(),
+    )?;
     use reqwest::Method as M;
     let out = match args.command {
         AdminCommand::Host(cmd) => {

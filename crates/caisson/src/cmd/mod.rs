@@ -13,11 +13,13 @@ mod host_agent;
 mod host_bench;
 mod key;
 mod policy;
+mod profile;
 mod registry;
 mod registry_args;
 mod sbom;
 mod scan;
 mod sensor;
+mod sensor_sync;
 mod serve;
 mod sign;
 mod verify;
@@ -71,6 +73,8 @@ pub enum Command {
     Host(host::HostArgs),
     /// Runtime sensor: alerts on suspicious process and network activity in running containers.
     Sensor(sensor::SensorArgs),
+    /// Executable allowlist profiles stored on a Caisson server: list, show, mode, allow, export.
+    Profile(profile::ProfileArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
     Version(version::VersionArgs),
 }
@@ -136,5 +140,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Registry(args) => registry::run(args),
         Command::Host(args) => host::run(args),
         Command::Sensor(args) => sensor::run(args),
+        Command::Profile(args) => profile::run(args),
     }
 }

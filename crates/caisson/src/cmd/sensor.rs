@@ -71,15 +71,39 @@ struct RunArgs {
     /// Stop after this many seconds (default: until interrupted).
     #[arg(long, value_name = "SECS")]
     duration: Option<u64>,
-    /// Executable allowlists: off, discover, monitor or protect.
-    #[arg(long, value_enum, default_value = "off")]
-    mode: Mode,
+    /// Executable allowlists: off (default), discover, monitor or protect;
+    /// with --server and no --mode, each image's mode is the server's.
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
     /// Directory of allowlist profiles (*.yaml): read in monitor and protect mode, written in discover mode.
     #[arg(long, value_name = "DIR")]
     profiles: Option<PathBuf>,
     /// Serve Prometheus metrics on this address (GET /metrics), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// The Caisson server the sensor syncs profiles with (docs/runtime.md
+/// "Server-stored profiles").
+#[derive(Debug, Args)]
+struct ServerArgs {
+    /// Caisson server base URL: profiles and their modes per image come from it (discover uploads what it learns).
+    #[arg(long, value_name = "URL", requires_all = ["user", "password_file"])]
+    server: Option<String>,
+    /// Robot with the profiles:sync scope (robot$name).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// File holding the robot's secret.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// PEM CA certificate to trust for --server.
+    #[arg(long, value_name = "FILE")]
+    server_ca: Option<PathBuf>,
+    /// How often profiles are fetched and discover uploads sent.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    sync_interval: Duration,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -172,19 +196,48 @@ fn learn(a: LearnArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The secret in `path` (first line).
+fn read_secret(path: Option<&std::path::Path>) -> anyhow::Result<String> {
+    let path = path.context("--server needs --password-file")?;
+    let text = fs_err::read_to_string(path)?;
+    let secret = text.lines().next().unwrap_or_default().trim().to_string();
+    if secret.is_empty() {
+        anyhow::bail!("{} is empty", path.display());
+    }
+    Ok(secret)
+}
+
 fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
     let rules = RuleSet::load(a.rules.as_deref())?;
     let directory = DockerDirectory::connect(a.docker_host.as_deref())?;
-    let mode = match a.mode {
+    let mode = match a.mode.unwrap_or(Mode::Off) {
         Mode::Off => AllowlistMode::Off,
         Mode::Discover => AllowlistMode::Discover,
         Mode::Monitor => AllowlistMode::Monitor,
         Mode::Protect => AllowlistMode::Protect,
     };
+    // --server without --mode: the server's profiles and modes per image.
+    let sync = match (&a.server.server, a.mode) {
+        (Some(url), None) => Some(super::sensor_sync::Sync::new(
+            super::sensor_sync::SyncConfig {
+                server: url.clone(),
+                user: a.server.user.clone().unwrap_or_default(),
+                password: read_secret(a.server.password_file.as_deref())?,
+                ca: a.server.server_ca.clone(),
+                interval: a.server.sync_interval,
+                cache_dir: a.profiles.clone(),
+            },
+        )?),
+        _ => None,
+    };
     let profiles = match (&a.profiles, mode) {
+        _ if sync.is_some() => Profiles::default(),
         (Some(dir), AllowlistMode::Monitor | AllowlistMode::Protect) => Profiles::load_dir(dir)?,
         (None, AllowlistMode::Monitor | AllowlistMode::Protect | AllowlistMode::Discover) => {
-            anyhow::bail!("--mode {:?} needs --profiles DIR", a.mode)
+            anyhow::bail!(
+                "--mode {:?} needs --profiles DIR",
+                a.mode.unwrap_or(Mode::Off)
+            )
         }
         _ => Profiles::default(),
     };
@@ -199,6 +252,7 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         mode,
         profiles,
         metrics,
+        managed: sync.as_ref().map(|s| s.managed()),
         ..SensorConfig::default()
     };
     let mut engine = Engine::new(
@@ -211,10 +265,19 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
     let pipeline = Pipeline::start_with(config, Some(Box::new(watcher)))
         .context("starting the sensor (it needs root on Linux)")?;
     let shared = pipeline.shared();
-    super::stop_on_signal(pipeline.stop.clone())?;
+    let stop = pipeline.stop.clone();
+    if let Some(sync) = sync {
+        sync.spawn(shared.clone(), stop.clone())
+            .context("starting the profile sync")?;
+    }
+    super::stop_on_signal(stop)?;
+    let allowlists = match (&a.server.server, a.mode) {
+        (Some(url), None) => format!("per image from {url}"),
+        (_, m) => format!("{:?}", m.unwrap_or(Mode::Off)),
+    };
     eprintln!(
-        "caisson sensor: watching process execs, connections and container files (allowlists: {:?}); alerts to {}",
-        a.mode, a.alerts
+        "caisson sensor: watching process execs, connections and container files (allowlists: {allowlists}); alerts to {}",
+        a.alerts
     );
     let stats = if a.alerts == "-" {
         pipeline.run(&mut engine, &mut JsonLines(std::io::stdout().lock()))

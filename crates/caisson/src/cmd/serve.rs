@@ -97,6 +97,10 @@ pub struct ServeArgs {
     /// Seconds between checkpoints while the audit chain grows.
     #[arg(long, value_name = "S", default_value_t = 60)]
     pub checkpoint_interval: u64,
+    /// How long a new image's executable profile stays in discover before
+    /// it is switched to monitor (30s, 15m, 1h, 2d; 0: never).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = super::profile::parse_window)]
+    pub profile_learning: Duration,
 }
 
 /// Decisions waiting for the audit log at once; beyond, a decision is
@@ -187,6 +191,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         checkpoint_interval: Duration::from_secs(args.checkpoint_interval.max(1)),
         audit_key: args.audit_key.clone(),
         audit_checkpoints: args.audit_checkpoints.clone(),
+        profile_learning: args.profile_learning,
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
