@@ -6,6 +6,7 @@
 
 mod advisory;
 pub mod host_report;
+pub mod runtime_alert;
 mod purl;
 
 pub use advisory::{
