@@ -12,6 +12,7 @@
 use caisson_audit::AuditEvent;
 use caisson_oci::Digest;
 
+use crate::alerts::{AckOutcome, AlertAck};
 use crate::hosts::{HostUpdate, ReportOutcome};
 use crate::{ManifestRecord, Membership, Namespace, PullPolicy, PutManifestOutcome, Robot, User};
 
@@ -67,6 +68,8 @@ pub enum Change {
     },
     /// [`crate::HostStore::store_host_report`].
     HostReport(Box<HostUpdate>),
+    /// Acknowledges a runtime alert (who, when, why).
+    AckAlert { id: String, ack: AlertAck },
 }
 
 impl Change {
@@ -91,6 +94,7 @@ impl Change {
             Change::RemoveMembership { .. } => "remove membership",
             Change::SetScanThreshold { .. } => "store scan settings",
             Change::HostReport(_) => "store host report",
+            Change::AckAlert { .. } => "acknowledge alert",
         }
     }
 }
@@ -108,6 +112,8 @@ pub enum Changed {
     Created(bool),
     /// [`Change::HostReport`].
     HostReport(ReportOutcome),
+    /// [`Change::AckAlert`].
+    AlertAck(AckOutcome),
     /// Every other change.
     Done,
 }

@@ -25,12 +25,14 @@ use caisson_oci::Digest;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
+pub mod alerts;
 pub mod audited;
 pub mod fs;
 pub mod hosts;
 pub mod scan;
 pub mod sqlite;
 
+pub use alerts::AlertStore;
 pub use audited::{AuditFor, Change, Changed};
 pub use hosts::HostStore;
 pub use scan::{
@@ -334,7 +336,8 @@ pub struct Membership {
 
 /// Registry metadata and the access-control and audit tables; scanning
 /// state is its [`ScanStore`] side.
-pub trait MetaStore: ScanStore + hosts::HostStore + Send + Sync + 'static {
+pub trait MetaStore:
+    ScanStore + hosts::HostStore + alerts::AlertStore + Send + Sync + 'static {
     // -- repositories, blobs, manifests, tags
     /// Records that `repo` may serve `digest` (size is kept for quotas).
     fn link_blob(

@@ -95,6 +95,7 @@ fn change_in(c: &mut Connection, change: Change) -> Result<Changed> {
             Changed::Done
         }
         Change::HostReport(u) => Changed::HostReport(super::hosts::store(c, *u)?),
+        Change::AckAlert { id, ack } => Changed::AlertAck(super::alerts::ack(c, &id, &ack)?),
         Change::CreateNamespace(ns) => Changed::Created(access::create_namespace(c, &ns)?),
         Change::DeleteNamespace(name) => Changed::Removed(access::delete_namespace(c, &name)?),
         Change::SetPullPolicy { namespace, policy } => {

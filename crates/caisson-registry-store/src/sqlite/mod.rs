@@ -19,6 +19,7 @@ use crate::{
 };
 
 mod access;
+mod alerts;
 mod audited;
 mod content;
 mod hosts;
@@ -134,6 +135,8 @@ impl SqliteMetaStore {
             .map_err(backend("create scanning schema"))?;
         conn.execute_batch(hosts::SCHEMA)
             .map_err(backend("create hosts schema"))?;
+        conn.execute_batch(alerts::SCHEMA)
+            .map_err(backend("create alerts schema"))?;
         Ok(SqliteMetaStore {
             conn: Arc::new(Mutex::new(conn)),
         })
