@@ -11,6 +11,7 @@
     deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)
 )]
 
+pub mod alerts;
 pub mod anchor;
 pub mod api;
 pub mod auth;
@@ -76,6 +77,8 @@ pub struct Config {
     pub audit_checkpoints: Option<PathBuf>,
     /// Password verification slots and failed-login throttling.
     pub auth: auth::guard::AuthLimits,
+    /// Retention of runtime alerts.
+    pub alerts: alerts::AlertConfig,
 }
 
 impl Default for Config {
@@ -95,6 +98,7 @@ impl Default for Config {
             audit_key: None,
             audit_checkpoints: None,
             auth: auth::guard::AuthLimits::default(),
+            alerts: alerts::AlertConfig::default(),
         }
     }
 }
@@ -404,7 +408,8 @@ pub fn router<B: BlobStore, M: MetaStore>(reg: Arc<Registry<B, M>>) -> Router {
             api::routes::<B, M>()
                 .merge(scan::api::routes::<B, M>())
                 .merge(pull::api::routes::<B, M>())
-                .merge(hosts::routes::<B, M>()),
+                .merge(hosts::routes::<B, M>())
+                .merge(alerts::routes::<B, M>()),
         )
         .layer(DefaultBodyLimit::disable())
         .with_state(reg)

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 mod admin;
+mod admin_alert;
 mod admin_host;
 mod admission;
 mod audit;
@@ -18,6 +19,7 @@ mod registry_args;
 mod sbom;
 mod scan;
 mod sensor;
+mod sensor_send;
 mod serve;
 mod sign;
 mod verify;

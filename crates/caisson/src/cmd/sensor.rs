@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use caisson_sensor::allowlist::{AllowlistMode, Profiles};
 use caisson_sensor::metrics::Metrics;
-use caisson_sensor::pipeline::{Engine, JsonLines, Pipeline, SensorConfig};
+use caisson_sensor::pipeline::{AlertSink, Engine, JsonLines, Pipeline, SensorConfig};
 use caisson_sensor::{DockerDirectory, RuleSet};
 use clap::{Args, Subcommand};
 
@@ -81,6 +81,71 @@ struct RunArgs {
     /// Serve Prometheus metrics on this address (GET /metrics), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// Alerts to a Caisson server too (`POST /api/v1/alerts`), through an on-disk queue.
+#[derive(Debug, Args)]
+struct ServerArgs {
+    /// The Caisson server (`caisson serve`) base URL; alerts still go to --alerts too.
+    #[arg(long, env = "CAISSON_SERVER", value_name = "URL")]
+    server: Option<String>,
+    /// Robot account holding the alerts:write scope (robot$<label>).
+    #[arg(long, env = "CAISSON_USER", requires = "server")]
+    user: Option<String>,
+    /// File holding the robot's secret (else CAISSON_PASSWORD).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    password_file: Option<PathBuf>,
+    /// PEM file of an extra CA certificate to trust for --server.
+    #[arg(long, value_name = "FILE", requires = "server")]
+    server_ca: Option<PathBuf>,
+    /// Alert batch queue directory (default: <cache dir>/sensor/alert-queue).
+    #[arg(long, value_name = "DIR", requires = "server")]
+    queue: Option<PathBuf>,
+    /// Most alert batches kept while the server is unreachable (the oldest are dropped first).
+    #[arg(long, value_name = "N", default_value_t = caisson_host::agent::queue::DEFAULT_MAX_REPORTS)]
+    max_queued: usize,
+}
+
+impl ServerArgs {
+    fn options(&self) -> anyhow::Result<Option<super::sensor_send::ServerOptions>> {
+        let Some(server) = &self.server else {
+            return Ok(None);
+        };
+        let user = self
+            .user
+            .clone()
+            .context("--server needs --user (or CAISSON_USER): a robot with the alerts:write scope")?;
+        let password = match &self.password_file {
+            Some(f) => fs_err::read_to_string(f)
+                .context("reading --password-file")?
+                .trim()
+                .to_string(),
+            None => std::env::var("CAISSON_PASSWORD")
+                .context("--server needs --password-file FILE (or CAISSON_PASSWORD)")?,
+        };
+        let server_ca = match &self.server_ca {
+            Some(p) => Some(fs_err::read(p).context("reading --server-ca")?),
+            None => None,
+        };
+        let dir = self
+            .queue
+            .clone()
+            .unwrap_or_else(|| caisson_sbom::default_cache_dir().join("sensor/alert-queue"));
+        let queue = caisson_host::agent::queue::Queue::open(
+            &dir,
+            self.max_queued,
+            caisson_host::agent::queue::DEFAULT_MAX_BYTES,
+        )?;
+        Ok(Some(super::sensor_send::ServerOptions {
+            server: server.clone(),
+            user,
+            password,
+            server_ca,
+            queue,
+        }))
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -174,6 +239,7 @@ fn learn(a: LearnArgs) -> anyhow::Result<ExitCode> {
 
 fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
     let rules = RuleSet::load(a.rules.as_deref())?;
+    let server = a.server.options()?;
     let directory = DockerDirectory::connect(a.docker_host.as_deref())?;
     let mode = match a.mode {
         Mode::Off => AllowlistMode::Off,
@@ -231,16 +297,40 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         "caisson sensor: watching process execs, connections and container files (allowlists: {:?}); alerts to {}",
         a.mode, a.alerts
     );
-    let stats = if a.alerts == "-" {
-        pipeline.run(&mut engine, &mut JsonLines(std::io::stdout().lock()))
+    let sink: Box<dyn AlertSink> = if a.alerts == "-" {
+        Box::new(JsonLines(std::io::stdout().lock()))
     } else {
         let f = fs_err::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&a.alerts)
             .with_context(|| format!("opening the alerts file {}", a.alerts))?;
-        pipeline.run(&mut engine, &mut JsonLines(std::io::BufWriter::new(f)))
+        Box::new(JsonLines(std::io::BufWriter::new(f)))
     };
+    let (stats, forwarder) = match server {
+        Some(opts) => {
+            eprintln!(
+                "caisson sensor: alerts also to {} (queue {})",
+                opts.server,
+                opts.queue.dir().display()
+            );
+            let log: caisson_host::agent::Log =
+                Arc::new(|m: &str| eprintln!("caisson sensor: {m}"));
+            let (mut fwd, forwarder) = super::sensor_send::Forwarder::start(opts, sink, log)?;
+            let stats = pipeline.run(&mut engine, &mut fwd);
+            drop(fwd);
+            (stats, Some(forwarder))
+        }
+        None => {
+            let mut sink = sink;
+            (pipeline.run(&mut engine, &mut *sink), None)
+        }
+    };
+    let not_forwarded = forwarder.map(|f| {
+        let dropped = f.dropped.load(Ordering::Relaxed);
+        f.finish(Duration::from_secs(5));
+        dropped
+    });
     let lost: u64 = stats
         .sources
         .iter()
@@ -265,5 +355,8 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         "caisson sensor: {} events, {} alerts ({} suppressed as duplicates), {} lost, rule evaluation p99 {:.1} µs",
         stats.events, stats.alerts, stats.suppressed, lost, stats.eval_p99_us
     );
+    if let Some(n) = not_forwarded.filter(|n| *n > 0) {
+        eprintln!("caisson sensor: {n} alert(s) not forwarded to the server (channel full)");
+    }
     Ok(ExitCode::SUCCESS)
 }

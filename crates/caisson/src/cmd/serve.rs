@@ -97,6 +97,29 @@ pub struct ServeArgs {
     /// Seconds between checkpoints while the audit chain grows.
     #[arg(long, value_name = "S", default_value_t = 60)]
     pub checkpoint_interval: u64,
+    /// How long runtime alerts (`caisson sensor run --server`) are kept: 30d, 12h; pruned hourly.
+    #[arg(long, value_name = "AGE", default_value = "30d", value_parser = parse_age)]
+    pub alert_retention: Duration,
+    /// Most runtime alerts kept (the oldest received are pruned first).
+    #[arg(long, value_name = "N", default_value_t = caisson_registry::alerts::DEFAULT_MAX_ALERTS)]
+    pub max_alerts: u64,
+}
+
+/// `30d`, `12h`, `90m`: an age of at least a minute.
+fn parse_age(s: &str) -> Result<Duration, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not an age such as 30d, 12h or 90m"))?;
+    let secs = match unit {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3600),
+        "m" => n.checked_mul(60),
+        _ => return Err(format!("{s:?}: the unit must be d, h or m")),
+    }
+    .filter(|s| *s >= 60)
+    .ok_or_else(|| format!("{s:?}: must be at least 1m"))?;
+    Ok(Duration::from_secs(secs))
 }
 
 /// Decisions waiting for the audit log at once; beyond, a decision is
@@ -187,6 +210,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         checkpoint_interval: Duration::from_secs(args.checkpoint_interval.max(1)),
         audit_key: args.audit_key.clone(),
         audit_checkpoints: args.audit_checkpoints.clone(),
+        alerts: caisson_registry::alerts::AlertConfig {
+            retention: args.alert_retention,
+            max_alerts: args.max_alerts,
+        },
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
