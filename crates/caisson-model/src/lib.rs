@@ -6,8 +6,8 @@
 
 mod advisory;
 pub mod host_report;
-pub mod runtime_alert;
 mod purl;
+pub mod runtime_alert;
 
 pub use advisory::{
     normalize_package_name, Advisory, AdvisorySource, Affected, AffectedPackage, Bound,

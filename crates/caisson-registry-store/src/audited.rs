@@ -69,7 +69,10 @@ pub enum Change {
     /// [`crate::HostStore::store_host_report`].
     HostReport(Box<HostUpdate>),
     /// Acknowledges a runtime alert (who, when, why).
-    AckAlert { id: String, ack: AlertAck },
+    AckAlert {
+        id: String,
+        ack: AlertAck,
+    },
 }
 
 impl Change {

@@ -337,7 +337,8 @@ pub struct Membership {
 /// Registry metadata and the access-control and audit tables; scanning
 /// state is its [`ScanStore`] side.
 pub trait MetaStore:
-    ScanStore + hosts::HostStore + alerts::AlertStore + Send + Sync + 'static {
+    ScanStore + hosts::HostStore + alerts::AlertStore + Send + Sync + 'static
+{
     // -- repositories, blobs, manifests, tags
     /// Records that `repo` may serve `digest` (size is kept for quotas).
     fn link_blob(

@@ -84,22 +84,56 @@ const ADMIN: (&str, &str) = ("admin", ADMIN_PASSWORD);
 #[test]
 fn alerts_are_stored_once_filtered_paged_and_acknowledged() {
     let s = start();
-    let sensor = robot(&s, "sensor", json!([{"namespace": "alerts", "actions": ["write"]}]));
+    let sensor = robot(
+        &s,
+        "sensor",
+        json!([{"namespace": "alerts", "actions": ["write"]}]),
+    );
     let sensor = (sensor.0.as_str(), sensor.1.as_str());
     let batch = json!([
-        alert("s1-1-000", "2026-12-07T01:00:00Z", "node1", "terminal-shell", "HIGH"),
-        alert("s1-1-001", "2026-12-07T02:00:00Z", "node2", "package-manager", "MEDIUM"),
-        alert("s1-1-002", "2026-12-07T03:00:00Z", "node1", "package-manager", "MEDIUM"),
+        alert(
+            "s1-1-000",
+            "2026-12-07T01:00:00Z",
+            "node1",
+            "terminal-shell",
+            "HIGH"
+        ),
+        alert(
+            "s1-1-001",
+            "2026-12-07T02:00:00Z",
+            "node2",
+            "package-manager",
+            "MEDIUM"
+        ),
+        alert(
+            "s1-1-002",
+            "2026-12-07T03:00:00Z",
+            "node1",
+            "package-manager",
+            "MEDIUM"
+        ),
     ]);
     let (status, v) = post(&s, sensor, serde_json::to_vec(&batch).unwrap());
     assert_eq!(status, 200, "{v}");
-    assert_eq!((v["stored"].as_u64(), v["duplicates"].as_u64()), (Some(3), Some(0)));
+    assert_eq!(
+        (v["stored"].as_u64(), v["duplicates"].as_u64()),
+        (Some(3), Some(0))
+    );
     // The sensor retries the batch (its answer was lost) with one more alert.
     let mut retry = batch.as_array().unwrap().clone();
-    retry.push(alert("s1-2-000", "2026-12-07T04:00:00Z", "node2", "terminal-shell", "CRITICAL"));
+    retry.push(alert(
+        "s1-2-000",
+        "2026-12-07T04:00:00Z",
+        "node2",
+        "terminal-shell",
+        "CRITICAL",
+    ));
     let (status, v) = post(&s, sensor, serde_json::to_vec(&retry).unwrap());
     assert_eq!(status, 200);
-    assert_eq!((v["stored"].as_u64(), v["duplicates"].as_u64()), (Some(1), Some(3)));
+    assert_eq!(
+        (v["stored"].as_u64(), v["duplicates"].as_u64()),
+        (Some(1), Some(3))
+    );
 
     // Newest first; filters; pages that end.
     let (status, all) = get(&s, ADMIN, "/alerts");
@@ -107,13 +141,21 @@ fn alerts_are_stored_once_filtered_paged_and_acknowledged() {
     assert_eq!(ids(&all), ["s1-2-000", "s1-1-002", "s1-1-001", "s1-1-000"]);
     assert_eq!(all["alerts"][0]["reporter"], "robot$sensor");
     assert_eq!(all["alerts"][0]["process"]["exe"], "/bin/sh");
-    assert_eq!(ids(&get(&s, ADMIN, "/alerts?host=node1").1), ["s1-1-002", "s1-1-000"]);
+    assert_eq!(
+        ids(&get(&s, ADMIN, "/alerts?host=node1").1),
+        ["s1-1-002", "s1-1-000"]
+    );
     assert_eq!(
         ids(&get(&s, ADMIN, "/alerts?rule=terminal-shell&severity=critical").1),
         ["s1-2-000"]
     );
     assert_eq!(
-        ids(&get(&s, ADMIN, "/alerts?since=2026-12-07T02:00:00Z&until=2026-12-07T04:00:00Z").1),
+        ids(&get(
+            &s,
+            ADMIN,
+            "/alerts?since=2026-12-07T02:00:00Z&until=2026-12-07T04:00:00Z"
+        )
+        .1),
         ["s1-1-002", "s1-1-001"]
     );
     let mut seen = Vec::new();
@@ -153,7 +195,10 @@ fn alerts_are_stored_once_filtered_paged_and_acknowledged() {
         ids(&get(&s, ADMIN, "/alerts?acknowledged=false").1),
         ["s1-2-000", "s1-1-002", "s1-1-001"]
     );
-    assert_eq!(ids(&get(&s, ADMIN, "/alerts?acknowledged=true").1), ["s1-1-000"]);
+    assert_eq!(
+        ids(&get(&s, ADMIN, "/alerts?acknowledged=true").1),
+        ["s1-1-000"]
+    );
     assert_eq!(get(&s, ADMIN, "/alerts/s1-1-000").1["acknowledged"], true);
     let (_, audit) = get(&s, ADMIN, "/audit?limit=10000");
     let acks: Vec<&Value> = audit
@@ -169,7 +214,11 @@ fn alerts_are_stored_once_filtered_paged_and_acknowledged() {
     // Scopes: the sensor cannot read or acknowledge; a reader robot reads
     // but cannot post or acknowledge; a repository robot can do nothing.
     assert_eq!(get(&s, sensor, "/alerts").0, 403);
-    let reader = robot(&s, "siem", json!([{"namespace": "alerts", "actions": ["read"]}]));
+    let reader = robot(
+        &s,
+        "siem",
+        json!([{"namespace": "alerts", "actions": ["read"]}]),
+    );
     let reader = (reader.0.as_str(), reader.1.as_str());
     assert_eq!(get(&s, reader, "/alerts?limit=1").0, 200);
     assert_eq!(post(&s, reader, serde_json::to_vec(&batch).unwrap()).0, 403);
@@ -178,12 +227,27 @@ fn alerts_are_stored_once_filtered_paged_and_acknowledged() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 403);
-    let pusher = robot(&s, "ci", json!([{"namespace": "team", "actions": ["push"]}]));
-    assert_eq!(post(&s, (&pusher.0, &pusher.1), serde_json::to_vec(&batch).unwrap()).0, 403);
+    let pusher = robot(
+        &s,
+        "ci",
+        json!([{"namespace": "team", "actions": ["push"]}]),
+    );
+    assert_eq!(
+        post(
+            &s,
+            (&pusher.0, &pusher.1),
+            serde_json::to_vec(&batch).unwrap()
+        )
+        .0,
+        403
+    );
     let r = s
         .admin(Method::POST, "/api/v1/robots")
         .header("content-type", "application/json")
-        .body(json!({"name": "bad", "scopes": [{"namespace": "alerts", "actions": ["push"]}]}).to_string())
+        .body(
+            json!({"name": "bad", "scopes": [{"namespace": "alerts", "actions": ["push"]}]})
+                .to_string(),
+        )
         .send()
         .unwrap();
     assert_eq!(r.status(), 400);
@@ -196,7 +260,10 @@ fn alerts_are_stored_once_filtered_paged_and_acknowledged() {
     assert_eq!(v["errors"][0]["detail"]["field"], "[1].container.id");
     let mut bad = batch.clone();
     bad[2]["severity"] = "SEVERE".into();
-    assert_eq!(post(&s, sensor, serde_json::to_vec(&bad).unwrap()).1["errors"][0]["detail"]["field"], "[2].severity");
+    assert_eq!(
+        post(&s, sensor, serde_json::to_vec(&bad).unwrap()).1["errors"][0]["detail"]["field"],
+        "[2].severity"
+    );
     let (status, v) = get(&s, ADMIN, "/alerts?severity=huge");
     assert_eq!(status, 400);
     assert_eq!(v["errors"][0]["detail"]["field"], "severity");
@@ -223,7 +290,12 @@ fn serve_with_handle(
     config: Config,
 ) -> (
     String,
-    Arc<Registry<caisson_registry::store::fs::FsBlobStore, caisson_registry::store::sqlite::SqliteMetaStore>>,
+    Arc<
+        Registry<
+            caisson_registry::store::fs::FsBlobStore,
+            caisson_registry::store::sqlite::SqliteMetaStore,
+        >,
+    >,
     tempfile::TempDir,
 ) {
     let dir = tempfile::tempdir().unwrap();
@@ -237,7 +309,9 @@ fn serve_with_handle(
             .unwrap();
         rt.block_on(async move {
             let reg = open_embedded(&path, config).unwrap();
-            reg.bootstrap_admin(Some(ADMIN_PASSWORD.into())).await.unwrap();
+            reg.bootstrap_admin(Some(ADMIN_PASSWORD.into()))
+                .await
+                .unwrap();
             let reg = Arc::new(reg);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr: SocketAddr = listener.local_addr().unwrap();
@@ -271,7 +345,10 @@ fn retention_prunes_by_age_then_by_count() {
         .post(format!("{base}/api/v1/robots"))
         .basic_auth("admin", Some(ADMIN_PASSWORD))
         .header("content-type", "application/json")
-        .body(json!({"name": "sensor", "scopes": [{"namespace": "alerts", "actions": ["write"]}]}).to_string())
+        .body(
+            json!({"name": "sensor", "scopes": [{"namespace": "alerts", "actions": ["write"]}]})
+                .to_string(),
+        )
         .send()
         .unwrap();
     let v = r.json_value();
@@ -309,7 +386,9 @@ fn retention_prunes_by_age_then_by_count() {
     assert_eq!((p.expired, p.over_cap), (0, 1));
     assert_eq!(listed().len(), 2);
     // Two hours on, everything received now is past the one-hour retention.
-    let p = rt.block_on(reg.prune_alerts(now + 2 * 3600 * 1000)).unwrap();
+    let p = rt
+        .block_on(reg.prune_alerts(now + 2 * 3600 * 1000))
+        .unwrap();
     assert_eq!((p.expired, p.over_cap), (2, 0));
     assert!(listed().is_empty());
 }

@@ -39,7 +39,10 @@ fn robot(s: &Serve, label: &str, actions: &[&str]) -> (String, String) {
         .post(format!("{}/api/v1/robots", s.base))
         .basic_auth("admin", Some(PASSWORD))
         .header("content-type", "application/json")
-        .body(json!({"name": label, "scopes": [{"namespace": "alerts", "actions": actions}]}).to_string())
+        .body(
+            json!({"name": label, "scopes": [{"namespace": "alerts", "actions": actions}]})
+                .to_string(),
+        )
         .send()
         .unwrap();
     assert_eq!(r.status(), 201);
@@ -90,9 +93,7 @@ fn deliveries(got: &Received, id: &str) -> usize {
     got.lock()
         .unwrap()
         .iter()
-        .filter(|(_, b)| {
-            serde_json::from_slice::<Value>(b).is_ok_and(|v| v["data"]["id"] == id)
-        })
+        .filter(|(_, b)| serde_json::from_slice::<Value>(b).is_ok_and(|v| v["data"]["id"] == id))
         .count()
 }
 
@@ -113,7 +114,13 @@ fn posted_alerts_are_webhooks_once_and_the_cli_lists_and_acknowledges_them() {
         assert_eq!(r.status(), 200);
     };
     post(json!([alert("t-1-000", "terminal-shell")]));
-    let n = wait_for(&got, "runtime.alert", SECRET, |v| v["data"]["id"] == "t-1-000", dir.path());
+    let n = wait_for(
+        &got,
+        "runtime.alert",
+        SECRET,
+        |v| v["data"]["id"] == "t-1-000",
+        dir.path(),
+    );
     assert_eq!(n["event"], "runtime.alert");
     assert_eq!(n["data"]["host"], "node1");
     assert_eq!(n["data"]["container"]["name"], "web");
@@ -122,30 +129,66 @@ fn posted_alerts_are_webhooks_once_and_the_cli_lists_and_acknowledges_them() {
     // Re-delivered with a new alert: only the new one is notified. The
     // notifier delivers in order, so once the new one arrived a duplicate
     // of the first would have too.
-    post(json!([alert("t-1-000", "terminal-shell"), alert("t-2-000", "package-manager")]));
-    wait_for(&got, "runtime.alert", SECRET, |v| v["data"]["id"] == "t-2-000", dir.path());
-    assert_eq!(deliveries(&got, "t-1-000"), 1, "a re-delivered alert is not notified again");
+    post(json!([
+        alert("t-1-000", "terminal-shell"),
+        alert("t-2-000", "package-manager")
+    ]));
+    wait_for(
+        &got,
+        "runtime.alert",
+        SECRET,
+        |v| v["data"]["id"] == "t-2-000",
+        dir.path(),
+    );
+    assert_eq!(
+        deliveries(&got, "t-1-000"),
+        1,
+        "a re-delivered alert is not notified again"
+    );
 
     // The CLI: list (JSON), acknowledge, list the unacknowledged.
-    let (ok, out, err) = admin(&s, ("admin", PASSWORD), &["alert", "list", "--format", "json"]);
+    let (ok, out, err) = admin(
+        &s,
+        ("admin", PASSWORD),
+        &["alert", "list", "--format", "json"],
+    );
     assert!(ok, "{err}");
     let listed: Vec<Value> = serde_json::from_str(&out).unwrap();
     let ids: Vec<&str> = listed.iter().map(|a| a["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["t-2-000", "t-1-000"]);
-    let (ok, _, err) = admin(&s, ("admin", PASSWORD), &["alert", "ack", "t-1-000", "--comment", "drill"]);
+    let (ok, _, err) = admin(
+        &s,
+        ("admin", PASSWORD),
+        &["alert", "ack", "t-1-000", "--comment", "drill"],
+    );
     assert!(ok, "{err}");
     let (ok, out, err) = admin(
         &s,
         ("admin", PASSWORD),
-        &["alert", "list", "--unacked", "--rule", "package-manager", "--format", "json"],
+        &[
+            "alert",
+            "list",
+            "--unacked",
+            "--rule",
+            "package-manager",
+            "--format",
+            "json",
+        ],
     );
     assert!(ok, "{err}");
     let listed: Vec<Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], "t-2-000");
-    let (ok, out, _) = admin(&s, ("admin", PASSWORD), &["alert", "list", "--format", "table"]);
+    let (ok, out, _) = admin(
+        &s,
+        ("admin", PASSWORD),
+        &["alert", "list", "--format", "table"],
+    );
     assert!(ok);
-    assert!(out.contains("user:admin"), "the table shows who acknowledged: {out}");
+    assert!(
+        out.contains("user:admin"),
+        "the table shows who acknowledged: {out}"
+    );
 }
 
 fn docker(host: &str, args: &[&str]) -> Output {
@@ -163,9 +206,11 @@ fn alpine(host: &str) -> Option<String> {
     let r = entry["docker_ref"].as_str()?.to_string();
     if !docker(host, &["image", "inspect", &r]).status.success() {
         let archive = root.join(entry["docker_archive"].as_str()?);
-        assert!(docker(host, &["load", "-i", &archive.display().to_string()])
-            .status
-            .success());
+        assert!(
+            docker(host, &["load", "-i", &archive.display().to_string()])
+                .status
+                .success()
+        );
     }
     Some(r)
 }
@@ -187,7 +232,10 @@ fn scrape(addr: &str) -> String {
     let Ok(mut s) = std::net::TcpStream::connect(addr) else {
         return String::new();
     };
-    let _ = write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let _ = write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
     let mut body = String::new();
     let _ = s.read_to_string(&mut body);
     body
@@ -218,8 +266,15 @@ fn sensor_alerts_reach_the_server_and_survive_its_outage() {
     for n in ["a", "b"] {
         let name = format!("{p}-{n}");
         let _ = docker(&host, &["rm", "-f", &name]);
-        let out = docker(&host, &["run", "-d", "--name", &name, &image, "sleep", "300"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = docker(
+            &host,
+            &["run", "-d", "--name", &name, &image, "sleep", "300"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         ids.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
         cs.names.push(name);
     }
@@ -269,9 +324,11 @@ fn sensor_alerts_reach_the_server_and_survive_its_outage() {
     }
     for id in &ids {
         let want = format!("caisson_container_pids{{container_id=\"{id}\"");
-        wait_until("the sensor watches the containers", Duration::from_secs(15), || {
-            scrape(&addr).contains(&want)
-        });
+        wait_until(
+            "the sensor watches the containers",
+            Duration::from_secs(15),
+            || scrape(&addr).contains(&want),
+        );
     }
 
     // Online: the alert is listed by the server and sent as a webhook.
@@ -279,12 +336,19 @@ fn sensor_alerts_reach_the_server_and_survive_its_outage() {
     // second until it is seen: one alert per rule and container goes out,
     // later ones are rate-limited).
     let trigger = |name: &str| {
-        let _ = docker(&host, &["exec", name, "apk", "add", "caisson-no-such-package"]);
+        let _ = docker(
+            &host,
+            &["exec", name, "apk", "add", "caisson-no-such-package"],
+        );
     };
     let query = format!("rule=package-manager&container={}", ids[0]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while alerts(&s, &query).is_empty() {
-        assert!(Instant::now() < deadline, "no alert on the server within 30 s: {}", log.lock().unwrap());
+        assert!(
+            Instant::now() < deadline,
+            "no alert on the server within 30 s: {}",
+            log.lock().unwrap()
+        );
         trigger(&cs.names[0]);
         std::thread::sleep(Duration::from_secs(1));
     }
@@ -295,7 +359,10 @@ fn sensor_alerts_reach_the_server_and_survive_its_outage() {
         &got,
         "runtime.alert",
         SECRET,
-        |v| v["data"]["rule"] == "package-manager" && v["data"]["container"]["id"] == ids[0].as_str(),
+        |v| {
+            v["data"]["rule"] == "package-manager"
+                && v["data"]["container"]["id"] == ids[0].as_str()
+        },
         dir.path(),
     );
     assert_eq!(n["data"]["severity"], "MEDIUM");
@@ -325,14 +392,19 @@ fn sensor_alerts_reach_the_server_and_survive_its_outage() {
         log.lock().unwrap().contains("not delivered")
     });
     assert!(
-        std::fs::read_dir(&queue).unwrap().flatten().any(|e| e.file_name().to_string_lossy().ends_with(".json")),
+        std::fs::read_dir(&queue)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".json")),
         "the batch is queued on disk"
     );
     let s = server(dir.path(), port, &url);
     let query = format!("rule=package-manager&container={}", ids[1]);
-    wait_until("the queued alert on the restarted server", Duration::from_secs(60), || {
-        !alerts(&s, &query).is_empty()
-    });
+    wait_until(
+        "the queued alert on the restarted server",
+        Duration::from_secs(60),
+        || !alerts(&s, &query).is_empty(),
+    );
     wait_for(
         &got,
         "runtime.alert",
@@ -341,7 +413,10 @@ fn sensor_alerts_reach_the_server_and_survive_its_outage() {
         dir.path(),
     );
     // The first alert is still stored exactly once.
-    assert_eq!(alerts(&s, &format!("rule=package-manager&container={}", ids[0])).len(), 1);
+    assert_eq!(
+        alerts(&s, &format!("rule=package-manager&container={}", ids[0])).len(),
+        1
+    );
     let _ = sensor.kill();
     let _ = sensor.wait();
 }

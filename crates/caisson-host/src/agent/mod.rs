@@ -315,7 +315,10 @@ fn report_url(server: &str, body: &[u8]) -> String {
                 .map(str::to_string)
         })
         .unwrap_or_default();
-    format!("{}/api/v1/hosts/{host}/report", server.trim_end_matches('/'))
+    format!(
+        "{}/api/v1/hosts/{host}/report",
+        server.trim_end_matches('/')
+    )
 }
 
 /// The sender: delivers queued bodies oldest first until `stop`, each

@@ -159,7 +159,9 @@ pub(super) fn list(c: &mut Connection, q: &AlertQuery) -> Result<Vec<StoredAlert
     if let Some((t, id)) = &q.before {
         let pt = arg(&mut args, Box::new(*t));
         let pi = arg(&mut args, Box::new(id.clone()));
-        filters.push(format!("(time_ms < {pt} OR (time_ms = {pt} AND id < {pi}))"));
+        filters.push(format!(
+            "(time_ms < {pt} OR (time_ms = {pt} AND id < {pi}))"
+        ));
     }
     args.push(Box::new(i64::from(q.limit)));
     let limit = args.len();
@@ -168,8 +170,9 @@ pub(super) fn list(c: &mut Connection, q: &AlertQuery) -> Result<Vec<StoredAlert
     } else {
         format!("WHERE {}", filters.join(" AND "))
     };
-    let sql =
-        format!("SELECT {COLUMNS} FROM alerts {wher} ORDER BY time_ms DESC, id DESC LIMIT ?{limit}");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM alerts {wher} ORDER BY time_ms DESC, id DESC LIMIT ?{limit}"
+    );
     let mut st = c.prepare(&sql).map_err(backend("list alerts"))?;
     let refs: Vec<&dyn ToSql> = args.iter().map(|b| b.as_ref()).collect();
     let rows = st

@@ -138,7 +138,10 @@ pub fn alert_json(a: &StoredAlert) -> Value {
         o.insert("received_ms".into(), json!(a.received_ms));
         o.insert("reporter".into(), json!(a.reporter));
         o.insert("acknowledged".into(), json!(a.ack.is_some()));
-        o.insert("ack".into(), serde_json::to_value(&a.ack).unwrap_or(Value::Null));
+        o.insert(
+            "ack".into(),
+            serde_json::to_value(&a.ack).unwrap_or(Value::Null),
+        );
     }
     v
 }
@@ -229,7 +232,9 @@ async fn receive<B: BlobStore, M: MetaStore>(
     let stored = reg.meta.store_alerts(&reporter, now_ms(), rows).await?;
     let fresh: std::collections::HashSet<&str> = stored.iter().map(String::as_str).collect();
     for a in batch.iter().filter(|a| fresh.contains(a.id.as_str())) {
-        reg.publish(RegistryEvent::RuntimeAlert(Box::new(event_of(a, &reporter))));
+        reg.publish(RegistryEvent::RuntimeAlert(Box::new(event_of(
+            a, &reporter,
+        ))));
     }
     Ok(Json(json!({
         "received": batch.len(),
@@ -272,8 +277,10 @@ fn parse_cursor(v: &str) -> ApiResult<(i64, String)> {
         .and_then(|(t, id)| Some((t.parse().ok()?, id.to_string())))
         .filter(|(_, id)| runtime_alert::valid_id(id))
         .ok_or_else(|| {
-            bad(format!("query `cursor`: {v:?} is not a cursor this API returned"))
-                .with_detail(json!({"field": "cursor"}))
+            bad(format!(
+                "query `cursor`: {v:?} is not a cursor this API returned"
+            ))
+            .with_detail(json!({"field": "cursor"}))
         })
 }
 
@@ -304,8 +311,16 @@ async fn list<B: BlobStore, M: MetaStore>(
         container: q.container,
         rule: q.rule,
         severity,
-        since_ms: q.since.as_deref().map(|v| time_param("since", v)).transpose()?,
-        until_ms: q.until.as_deref().map(|v| time_param("until", v)).transpose()?,
+        since_ms: q
+            .since
+            .as_deref()
+            .map(|v| time_param("since", v))
+            .transpose()?,
+        until_ms: q
+            .until
+            .as_deref()
+            .map(|v| time_param("until", v))
+            .transpose()?,
         acknowledged: q.acknowledged,
         before: q.cursor.as_deref().map(parse_cursor).transpose()?,
         limit,
@@ -404,9 +419,7 @@ async fn ack<B: BlobStore, M: MetaStore>(
             format!("alert {id} was already acknowledged by {}", prev.by),
         )
         .with_status(axum::http::StatusCode::CONFLICT)),
-        Changed::AlertAck(AckOutcome::NotFound) => {
-            Err(not_found(format!("alert {id} is unknown")))
-        }
+        Changed::AlertAck(AckOutcome::NotFound) => Err(not_found(format!("alert {id} is unknown"))),
         other => Err(ApiError::new(
             Code::Internal,
             format!("acknowledging an alert answered {other:?}"),

@@ -153,10 +153,7 @@ pub fn run(
                 if let Some(c) = &cursor {
                     q.push(("cursor".into(), c.clone()));
                 }
-                let qs: Vec<String> = q
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", enc(v)))
-                    .collect();
+                let qs: Vec<String> = q.iter().map(|(k, v)| format!("{k}={}", enc(v))).collect();
                 let page = call(M::GET, &format!("/alerts?{}", qs.join("&")), None)?;
                 alerts.extend(page["alerts"].as_array().cloned().unwrap_or_default());
                 match page["next_cursor"].as_str() {
@@ -168,10 +165,18 @@ pub fn run(
                 println!("{}", serde_json::to_string_pretty(&alerts)?);
                 return Ok(());
             }
-            let mut rows = vec![["ID", "TIME", "SEVERITY", "RULE", "HOST", "CONTAINER", "ACKED-BY"]
-                .iter()
-                .map(|h| h.to_string())
-                .collect::<Vec<_>>()];
+            let mut rows = vec![[
+                "ID",
+                "TIME",
+                "SEVERITY",
+                "RULE",
+                "HOST",
+                "CONTAINER",
+                "ACKED-BY",
+            ]
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()];
             rows.extend(alerts.iter().map(row));
             super::admin_host::print_rows(&rows);
         }

@@ -113,10 +113,9 @@ impl ServerArgs {
         let Some(server) = &self.server else {
             return Ok(None);
         };
-        let user = self
-            .user
-            .clone()
-            .context("--server needs --user (or CAISSON_USER): a robot with the alerts:write scope")?;
+        let user = self.user.clone().context(
+            "--server needs --user (or CAISSON_USER): a robot with the alerts:write scope",
+        )?;
         let password = match &self.password_file {
             Some(f) => fs_err::read_to_string(f)
                 .context("reading --password-file")?

@@ -59,7 +59,7 @@ impl AlertSink for Forward {
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 // The first drop and then every 1000th: a flood does not flood the log.
-                if n == 1 || n % 1000 == 0 {
+                if n == 1 || n.is_multiple_of(1000) {
                     (self.log)(&format!(
                         "warning: the server alert channel is full: {n} alert(s) not forwarded to the server so far (they are in --alerts)"
                     ));
@@ -114,13 +114,7 @@ pub fn to_runtime(alert: &Alert, id: String) -> anyhow::Result<RuntimeAlert> {
     Ok(a)
 }
 
-fn batch_loop(
-    rx: Receiver<Alert>,
-    queue: Queue,
-    instance: String,
-    wake: SyncSender<()>,
-    log: Log,
-) {
+fn batch_loop(rx: Receiver<Alert>, queue: Queue, instance: String, wake: SyncSender<()>, log: Log) {
     let mut pending: Vec<Alert> = Vec::new();
     let mut first: Option<Instant> = None;
     loop {
