@@ -8,6 +8,7 @@ mod advisory;
 pub mod exec_profile;
 pub mod host_report;
 mod purl;
+pub mod runtime_alert;
 
 pub use advisory::{
     normalize_package_name, Advisory, AdvisorySource, Affected, AffectedPackage, Bound,

@@ -1,5 +1,5 @@
 //! Registry notifications: each [`Notification`] (push, delete, scan
-//! completed, new critical finding, policy violation) is POSTed as JSON to
+//! completed, new critical finding, policy violation, runtime alert) is POSTed as JSON to
 //! every configured [`Endpoint`] that wants its event, signed with
 //! HMAC-SHA256 over the body (`X-Caisson-Signature-256: sha256=<hex>`, the
 //! convention GitHub's webhooks use), retried with exponential backoff on
@@ -40,6 +40,8 @@ pub mod events {
     pub const BENCH_REGRESSED: &str = "bench.regressed";
     /// A signed checkpoint of the registry's audit chain head.
     pub const AUDIT_CHECKPOINT: &str = "audit.checkpoint";
+    /// A runtime sensor's alert, stored for the first time.
+    pub const RUNTIME_ALERT: &str = "runtime.alert";
     /// Every event name, for validating configurations.
     pub const ALL: &[&str] = &[
         PUSH,
@@ -51,6 +53,7 @@ pub mod events {
         CONTAINER_VULNERABLE,
         BENCH_REGRESSED,
         AUDIT_CHECKPOINT,
+        RUNTIME_ALERT,
     ];
 }
 

@@ -12,6 +12,7 @@
 use caisson_audit::AuditEvent;
 use caisson_oci::Digest;
 
+use crate::alerts::{AckOutcome, AlertAck};
 use crate::hosts::{HostUpdate, ReportOutcome};
 use crate::profiles::{ProfileChange, ProfileOutcome};
 use crate::{ManifestRecord, Membership, Namespace, PullPolicy, PutManifestOutcome, Robot, User};
@@ -70,6 +71,11 @@ pub enum Change {
     HostReport(Box<HostUpdate>),
     /// An executable allowlist profile change (`crate::profiles`).
     Profile(Box<ProfileChange>),
+    /// Acknowledges a runtime alert (who, when, why).
+    AckAlert {
+        id: String,
+        ack: AlertAck,
+    },
 }
 
 impl Change {
@@ -95,6 +101,7 @@ impl Change {
             Change::SetScanThreshold { .. } => "store scan settings",
             Change::HostReport(_) => "store host report",
             Change::Profile(_) => "change profile",
+            Change::AckAlert { .. } => "acknowledge alert",
         }
     }
 }
@@ -114,6 +121,8 @@ pub enum Changed {
     HostReport(ReportOutcome),
     /// [`Change::Profile`].
     Profile(ProfileOutcome),
+    /// [`Change::AckAlert`].
+    AlertAck(AckOutcome),
     /// Every other change.
     Done,
 }

@@ -25,6 +25,7 @@ use caisson_oci::Digest;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
+pub mod alerts;
 pub mod audited;
 pub mod fs;
 pub mod hosts;
@@ -32,6 +33,7 @@ pub mod profiles;
 pub mod scan;
 pub mod sqlite;
 
+pub use alerts::AlertStore;
 pub use audited::{AuditFor, Change, Changed};
 pub use hosts::HostStore;
 pub use profiles::ProfileStore;
@@ -337,7 +339,7 @@ pub struct Membership {
 /// Registry metadata and the access-control and audit tables; scanning
 /// state is its [`ScanStore`] side.
 pub trait MetaStore:
-    ScanStore + hosts::HostStore + profiles::ProfileStore + Send + Sync + 'static
+    ScanStore + hosts::HostStore + profiles::ProfileStore + alerts::AlertStore + Send + Sync + 'static
 {
     // -- repositories, blobs, manifests, tags
     /// Records that `repo` may serve `digest` (size is kept for quotas).

@@ -11,6 +11,7 @@
     deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)
 )]
 
+pub mod alerts;
 pub mod anchor;
 pub mod api;
 pub mod auth;
@@ -80,6 +81,8 @@ pub struct Config {
     /// How long a new image's profile stays in discover before it is
     /// switched to monitor (`serve --profile-learning`; zero: never).
     pub profile_learning: Duration,
+    /// Retention of runtime alerts.
+    pub alerts: alerts::AlertConfig,
 }
 
 impl Default for Config {
@@ -100,6 +103,7 @@ impl Default for Config {
             audit_checkpoints: None,
             auth: auth::guard::AuthLimits::default(),
             profile_learning: Duration::from_secs(3600),
+            alerts: alerts::AlertConfig::default(),
         }
     }
 }
@@ -410,7 +414,8 @@ pub fn router<B: BlobStore, M: MetaStore>(reg: Arc<Registry<B, M>>) -> Router {
                 .merge(scan::api::routes::<B, M>())
                 .merge(pull::api::routes::<B, M>())
                 .merge(hosts::routes::<B, M>())
-                .merge(profiles::routes::<B, M>()),
+                .merge(profiles::routes::<B, M>())
+                .merge(alerts::routes::<B, M>()),
         )
         .layer(DefaultBodyLimit::disable())
         .with_state(reg)

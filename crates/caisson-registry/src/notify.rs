@@ -3,7 +3,8 @@
 //! findings (`finding.new-critical` when critical ones are new, else
 //! `findings.changed`), pulls a pull policy blocked (`policy.violation`),
 //! from reported hosts `container.vulnerable` and `bench.regressed`, and
-//! signed checkpoints of the audit chain (`audit.checkpoint`).
+//! signed checkpoints of the audit chain (`audit.checkpoint`), and each
+//! runtime alert a sensor reported (`runtime.alert`).
 
 use caisson_notify::{events, Notification, Notifier};
 use tokio::sync::broadcast;
@@ -24,6 +25,7 @@ pub fn notification(ev: &RegistryEvent) -> Option<Notification> {
         RegistryEvent::ContainerVulnerable { .. } => events::CONTAINER_VULNERABLE,
         RegistryEvent::BenchRegressed { .. } => events::BENCH_REGRESSED,
         RegistryEvent::AuditCheckpoint(_) => events::AUDIT_CHECKPOINT,
+        RegistryEvent::RuntimeAlert(_) => events::RUNTIME_ALERT,
     };
     let data = serde_json::to_value(ev).ok()?;
     Some(Notification::new(event, data))

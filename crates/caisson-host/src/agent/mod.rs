@@ -315,8 +315,27 @@ fn message(body: &str) -> String {
         .unwrap_or_else(|| body.chars().take(300).collect())
 }
 
-/// The sender: delivers queued reports oldest first until `stop`.
-fn send_loop(
+/// The host agent's target: `PUT <server>/api/v1/hosts/<host.id>/report`.
+fn report_url(server: &str, body: &[u8]) -> String {
+    let host = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/host/id")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    format!(
+        "{}/api/v1/hosts/{host}/report",
+        server.trim_end_matches('/')
+    )
+}
+
+/// The sender: delivers queued bodies oldest first until `stop`, each
+/// removed only once the server stored it (or already had it), retrying
+/// with capped backoff. The host agent sends reports with it, the runtime
+/// sensor alert batches (`caisson sensor run --server`).
+pub fn send_loop(
     opts: Arc<SendOptions>,
     queue: Queue,
     wake: Receiver<()>,
@@ -337,21 +356,11 @@ fn send_loop(
             let _ = wake.recv_timeout(Duration::from_secs(30));
             continue;
         };
-        let host = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| {
-                v.pointer("/host/id")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_string)
-            })
-            .unwrap_or_default();
-        let url = format!(
-            "{}/api/v1/hosts/{host}/report",
-            opts.server.trim_end_matches('/')
-        );
+        let url = (opts.url)(&opts.server, &body);
+        let what = opts.what;
         let outcome = opts
             .client
-            .put(&url)
+            .request(opts.method.clone(), &url)
             .basic_auth(&opts.user, Some(&opts.password))
             .header("content-type", "application/json")
             .body(body)
@@ -367,7 +376,7 @@ fn send_loop(
                 if let Err(e) = queue.remove(seq) {
                     log(&format!("error: {e}"));
                 }
-                log(&format!("sent report {seq}"));
+                log(&format!("sent {what} {seq}"));
             }
             Delivery::Rejected(why) => {
                 let kept = queue
@@ -375,12 +384,12 @@ fn send_loop(
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|e| e.to_string());
                 log(&format!(
-                    "error: the server refused report {seq} ({why}); kept in {kept}"
+                    "error: the server refused {what} {seq} ({why}); kept in {kept}"
                 ));
             }
             Delivery::Retry(why) => {
                 log(&format!(
-                    "warning: report {seq} not delivered to {url}: {why}; retrying in {backoff:?}"
+                    "warning: {what} {seq} not delivered to {url}: {why}; retrying in {backoff:?}"
                 ));
                 // Woken early only by stop; new reports wait their turn.
                 std::thread::sleep(backoff);
@@ -390,36 +399,55 @@ fn send_loop(
     }
 }
 
-struct SendOptions {
-    server: String,
-    user: String,
-    password: String,
-    client: reqwest::blocking::Client,
-    max_backoff: Duration,
+/// Where and how [`send_loop`] delivers.
+pub struct SendOptions {
+    pub server: String,
+    pub user: String,
+    pub password: String,
+    /// From [`http_client`]: every request has a deadline.
+    pub client: reqwest::blocking::Client,
+    pub max_backoff: Duration,
+    pub method: reqwest::Method,
+    /// The URL of one queued body, from the server base URL and the body.
+    pub url: fn(&str, &[u8]) -> String,
+    /// What a queued body is, for the log (`report`, `alert batch`).
+    pub what: &'static str,
 }
 
-/// Runs the agent until `stop` is set (the CLI: until killed).
-pub fn run(opts: Options, mut bench: Bench, stop: Arc<AtomicBool>) -> Result<(), HostError> {
+/// The sender's HTTP client: 10 s to connect, 30 s per request, and the
+/// extra CA certificate (PEM) when given.
+pub fn http_client(
+    server: &str,
+    server_ca: Option<&[u8]>,
+) -> Result<reqwest::blocking::Client, HostError> {
     let mut client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(10));
-    if let Some(pem) = &opts.server_ca {
+    if let Some(pem) = server_ca {
         let cert = reqwest::Certificate::from_pem(pem).map_err(|e| HostError::Unreachable {
-            endpoint: opts.server.clone(),
+            endpoint: server.to_string(),
             reason: format!("--server-ca: {e}"),
         })?;
         client = client.add_root_certificate(cert);
     }
-    let client = client.build().map_err(|e| HostError::Unreachable {
-        endpoint: opts.server.clone(),
+    client.build().map_err(|e| HostError::Unreachable {
+        endpoint: server.to_string(),
         reason: e.to_string(),
-    })?;
+    })
+}
+
+/// Runs the agent until `stop` is set (the CLI: until killed).
+pub fn run(opts: Options, mut bench: Bench, stop: Arc<AtomicBool>) -> Result<(), HostError> {
+    let client = http_client(&opts.server, opts.server_ca.as_deref())?;
     let send_opts = Arc::new(SendOptions {
         server: opts.server.clone(),
         user: opts.user.clone(),
         password: opts.password.clone(),
         client,
         max_backoff: opts.interval.min(Duration::from_secs(30)),
+        method: reqwest::Method::PUT,
+        url: report_url,
+        what: "report",
     });
     let (wake_tx, wake_rx) = sync_channel::<()>(1);
     let (ev_tx, ev_rx) = sync_channel::<()>(1);

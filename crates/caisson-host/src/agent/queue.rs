@@ -1,5 +1,7 @@
 //! The agent's on-disk report queue: one file per report, named by its
-//! sequence number (`00000001733500000000.json`), sent oldest first.
+//! sequence number (`00000001733500000000.json`), sent oldest first. The
+//! runtime sensor queues its alert batches in one too (`caisson sensor run
+//! --server`); "report" below is either.
 //!
 //! A report is written to a temporary file, synced and renamed into place
 //! (then the directory is synced), so a crash or power loss leaves either

@@ -96,6 +96,7 @@ fn change_in(c: &mut Connection, change: Change) -> Result<Changed> {
         }
         Change::HostReport(u) => Changed::HostReport(super::hosts::store(c, *u)?),
         Change::Profile(p) => Changed::Profile(super::profiles::apply(c, *p)?),
+        Change::AckAlert { id, ack } => Changed::AlertAck(super::alerts::ack(c, &id, &ack)?),
         Change::CreateNamespace(ns) => Changed::Created(access::create_namespace(c, &ns)?),
         Change::DeleteNamespace(name) => Changed::Removed(access::delete_namespace(c, &name)?),
         Change::SetPullPolicy { namespace, policy } => {

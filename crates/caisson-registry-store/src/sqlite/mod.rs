@@ -19,6 +19,7 @@ use crate::{
 };
 
 mod access;
+mod alerts;
 mod audited;
 mod content;
 mod hosts;
@@ -137,6 +138,8 @@ impl SqliteMetaStore {
             .map_err(backend("create hosts schema"))?;
         conn.execute_batch(profiles::SCHEMA)
             .map_err(backend("create profiles schema"))?;
+        conn.execute_batch(alerts::SCHEMA)
+            .map_err(backend("create alerts schema"))?;
         Ok(SqliteMetaStore {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -101,6 +101,18 @@ pub(super) async fn create_robot<B: BlobStore, M: MetaStore>(
                 .await?;
             continue;
         }
+        if s.namespace == crate::alerts::SCOPE_NAMESPACE {
+            // `alerts:write` (sensors), `alerts:read` (forwarders): system admins grant them.
+            let ok = [crate::alerts::SCOPE_WRITE, crate::alerts::SCOPE_READ];
+            if s.actions.is_empty() || s.actions.iter().any(|a| !ok.contains(&a.as_str())) {
+                return Err(bad(
+                    "scope alerts: the actions are write and read (alerts:write, alerts:read)",
+                ));
+            }
+            reg.require_system_admin(&c, "create-robot", "alerts")
+                .await?;
+            continue;
+        }
         if s.actions
             .iter()
             .any(|a| !matches!(a.as_str(), "pull" | "push" | "delete"))

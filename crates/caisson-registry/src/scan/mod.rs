@@ -140,6 +140,8 @@ pub enum RegistryEvent {
     /// A signed checkpoint of the audit chain head was appended to the
     /// checkpoint file (`crate::anchor`); receivers keep it off-host.
     AuditCheckpoint(caisson_audit::Checkpoint),
+    /// A runtime alert was stored for the first time (`crate::alerts`).
+    RuntimeAlert(Box<crate::alerts::AlertEvent>),
 }
 
 /// The container a `container.vulnerable` event names.

@@ -2,6 +2,7 @@
 //! [`ScanConfig::job_retention`](super::ScanConfig) and history lines beyond
 //! [`ScanConfig::history_per_digest`](super::ScanConfig) are pruned by a task
 //! started with the workers. Queued and running jobs are never pruned.
+//! The same task prunes runtime alerts ([`Registry::prune_alerts`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,15 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::error!("could not prune scan state: {e}"),
+            }
+            match self.prune_alerts(now_ms()).await {
+                Ok(p) if p.expired > 0 || p.over_cap > 0 => tracing::info!(
+                    expired = p.expired,
+                    over_cap = p.over_cap,
+                    "pruned runtime alerts"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!("could not prune runtime alerts: {e}"),
             }
             tokio::time::sleep(every).await;
         }

@@ -51,6 +51,9 @@ pub enum AdminCommand {
     /// Hosts reporting with `caisson host agent`.
     #[command(subcommand)]
     Host(super::admin_host::HostCmd),
+    /// Runtime alerts sensors sent (`caisson sensor run --server`): list, show, acknowledge.
+    #[command(subcommand)]
+    Alert(super::admin_alert::AlertCmd),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -300,6 +303,10 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     let out = match args.command {
         AdminCommand::Host(cmd) => {
             super::admin_host::run(cmd, |path| api.call(M::GET, path, None))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        AdminCommand::Alert(cmd) => {
+            super::admin_alert::run(cmd, |m, path, body| api.call(m, path, body))?;
             return Ok(ExitCode::SUCCESS);
         }
         AdminCommand::User(UserCmd::List) => api.call(M::GET, "/users", None)?,

@@ -48,7 +48,7 @@ fn s(v: &Value) -> String {
     }
 }
 
-fn print_rows(rows: &[Vec<String>]) {
+pub(super) fn print_rows(rows: &[Vec<String>]) {
     let cols = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..cols)
         .map(|i| {

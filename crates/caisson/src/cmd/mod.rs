@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 mod admin;
+mod admin_alert;
 mod admin_host;
 mod admission;
 mod audit;
@@ -19,6 +20,7 @@ mod registry_args;
 mod sbom;
 mod scan;
 mod sensor;
+mod sensor_send;
 mod sensor_sync;
 mod serve;
 mod sign;
@@ -62,7 +64,7 @@ pub enum Command {
     /// Verify an image's signatures; exit 0 when at least one is valid, 1 otherwise.
     Verify(verify::VerifyArgs),
     /// Run the private OCI registry.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Verify or export the registry's hash-chained audit log.
     Audit(audit::AuditArgs),
     /// Administer a running registry (users, robots, namespaces, members, GC).
@@ -134,7 +136,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => verify::run(args),
         Command::Version(args) => version::run(args),
         Command::Admission(args) => admission::run(args),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Audit(args) => audit::run(args),
         Command::Admin(args) => admin::run(args),
         Command::Registry(args) => registry::run(args),

@@ -5,11 +5,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use caisson_sensor::allowlist::{AllowlistMode, Profiles};
 use caisson_sensor::metrics::Metrics;
-use caisson_sensor::pipeline::{Engine, JsonLines, Pipeline, SensorConfig};
+use caisson_sensor::pipeline::{AlertSink, Engine, JsonLines, Pipeline, SensorConfig};
 use caisson_sensor::{DockerDirectory, RuleSet};
 use clap::{Args, Subcommand};
 
@@ -22,7 +23,7 @@ pub struct SensorArgs {
 #[derive(Debug, Subcommand)]
 enum SensorCommand {
     /// Watch every container on this host (root, Linux): process execs and connections, checked against the rules; alerts as JSON lines.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check a rules file and list the rules in force (built-in plus the file).
     Rules(RulesArgs),
     /// Learn the executables one container runs for a while; write its image's allowlist profile.
@@ -85,25 +86,71 @@ struct RunArgs {
     server: ServerArgs,
 }
 
-/// The Caisson server the sensor syncs profiles with (docs/runtime.md
-/// "Server-stored profiles").
+/// A Caisson server: alerts go to it too (`POST /api/v1/alerts`, through an
+/// on-disk queue) and, without `--mode`, profiles and their modes per image
+/// come from it (docs/runtime.md "Server-stored profiles").
 #[derive(Debug, Args)]
 struct ServerArgs {
-    /// Caisson server base URL: profiles and their modes per image come from it (discover uploads what it learns).
-    #[arg(long, value_name = "URL", requires_all = ["user", "password_file"])]
+    /// The Caisson server (`caisson serve`) base URL; alerts still go to --alerts too; without --mode, allowlist profiles per image come from it (discover uploads what it learns).
+    #[arg(long, env = "CAISSON_SERVER", value_name = "URL")]
     server: Option<String>,
-    /// Robot with the profiles:sync scope (robot$name).
-    #[arg(long, value_name = "NAME")]
+    /// Robot account holding the alerts:write scope, and profiles:sync for profiles (robot$<label>).
+    #[arg(long, env = "CAISSON_USER", requires = "server")]
     user: Option<String>,
-    /// File holding the robot's secret.
-    #[arg(long, value_name = "FILE")]
+    /// File holding the robot's secret (else CAISSON_PASSWORD).
+    #[arg(long, value_name = "FILE", requires = "server")]
     password_file: Option<PathBuf>,
-    /// PEM CA certificate to trust for --server.
-    #[arg(long, value_name = "FILE")]
+    /// PEM file of an extra CA certificate to trust for --server.
+    #[arg(long, value_name = "FILE", requires = "server")]
     server_ca: Option<PathBuf>,
+    /// Alert batch queue directory (default: <cache dir>/sensor/alert-queue).
+    #[arg(long, value_name = "DIR", requires = "server")]
+    queue: Option<PathBuf>,
+    /// Most alert batches kept while the server is unreachable (the oldest are dropped first).
+    #[arg(long, value_name = "N", default_value_t = caisson_host::agent::queue::DEFAULT_MAX_REPORTS)]
+    max_queued: usize,
     /// How often profiles are fetched and discover uploads sent.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     sync_interval: Duration,
+}
+
+impl ServerArgs {
+    fn options(&self) -> anyhow::Result<Option<super::sensor_send::ServerOptions>> {
+        let Some(server) = &self.server else {
+            return Ok(None);
+        };
+        let user = self.user.clone().context(
+            "--server needs --user (or CAISSON_USER): a robot with the alerts:write scope",
+        )?;
+        let password = match &self.password_file {
+            Some(f) => fs_err::read_to_string(f)
+                .context("reading --password-file")?
+                .trim()
+                .to_string(),
+            None => std::env::var("CAISSON_PASSWORD")
+                .context("--server needs --password-file FILE (or CAISSON_PASSWORD)")?,
+        };
+        let server_ca = match &self.server_ca {
+            Some(p) => Some(fs_err::read(p).context("reading --server-ca")?),
+            None => None,
+        };
+        let dir = self
+            .queue
+            .clone()
+            .unwrap_or_else(|| caisson_sbom::default_cache_dir().join("sensor/alert-queue"));
+        let queue = caisson_host::agent::queue::Queue::open(
+            &dir,
+            self.max_queued,
+            caisson_host::agent::queue::DEFAULT_MAX_BYTES,
+        )?;
+        Ok(Some(super::sensor_send::ServerOptions {
+            server: server.clone(),
+            user,
+            password,
+            server_ca,
+            queue,
+        }))
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -131,7 +178,7 @@ struct RulesArgs {
 pub fn run(args: SensorArgs) -> anyhow::Result<ExitCode> {
     super::without_huge_pages();
     match args.command {
-        SensorCommand::Run(a) => run_sensor(a),
+        SensorCommand::Run(a) => run_sensor(*a),
         SensorCommand::Learn(a) => learn(a),
         SensorCommand::Rules(a) => {
             let set = RuleSet::load(a.rules.as_deref())?;
@@ -196,19 +243,9 @@ fn learn(a: LearnArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The secret in `path` (first line).
-fn read_secret(path: Option<&std::path::Path>) -> anyhow::Result<String> {
-    let path = path.context("--server needs --password-file")?;
-    let text = fs_err::read_to_string(path)?;
-    let secret = text.lines().next().unwrap_or_default().trim().to_string();
-    if secret.is_empty() {
-        anyhow::bail!("{} is empty", path.display());
-    }
-    Ok(secret)
-}
-
 fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
     let rules = RuleSet::load(a.rules.as_deref())?;
+    let server = a.server.options()?;
     let directory = DockerDirectory::connect(a.docker_host.as_deref())?;
     let mode = match a.mode.unwrap_or(Mode::Off) {
         Mode::Off => AllowlistMode::Off,
@@ -217,12 +254,12 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         Mode::Protect => AllowlistMode::Protect,
     };
     // --server without --mode: the server's profiles and modes per image.
-    let sync = match (&a.server.server, a.mode) {
-        (Some(url), None) => Some(super::sensor_sync::Sync::new(
+    let sync = match (&server, a.mode) {
+        (Some(opts), None) => Some(super::sensor_sync::Sync::new(
             super::sensor_sync::SyncConfig {
-                server: url.clone(),
-                user: a.server.user.clone().unwrap_or_default(),
-                password: read_secret(a.server.password_file.as_deref())?,
+                server: opts.server.clone(),
+                user: opts.user.clone(),
+                password: opts.password.clone(),
                 ca: a.server.server_ca.clone(),
                 interval: a.server.sync_interval,
                 cache_dir: a.profiles.clone(),
@@ -279,16 +316,40 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         "caisson sensor: watching process execs, connections and container files (allowlists: {allowlists}); alerts to {}",
         a.alerts
     );
-    let stats = if a.alerts == "-" {
-        pipeline.run(&mut engine, &mut JsonLines(std::io::stdout().lock()))
+    let sink: Box<dyn AlertSink> = if a.alerts == "-" {
+        Box::new(JsonLines(std::io::stdout().lock()))
     } else {
         let f = fs_err::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&a.alerts)
             .with_context(|| format!("opening the alerts file {}", a.alerts))?;
-        pipeline.run(&mut engine, &mut JsonLines(std::io::BufWriter::new(f)))
+        Box::new(JsonLines(std::io::BufWriter::new(f)))
     };
+    let (stats, forwarder) = match server {
+        Some(opts) => {
+            eprintln!(
+                "caisson sensor: alerts also to {} (queue {})",
+                opts.server,
+                opts.queue.dir().display()
+            );
+            let log: caisson_host::agent::Log =
+                Arc::new(|m: &str| eprintln!("caisson sensor: {m}"));
+            let (mut fwd, forwarder) = super::sensor_send::Forwarder::start(opts, sink, log)?;
+            let stats = pipeline.run(&mut engine, &mut fwd);
+            drop(fwd);
+            (stats, Some(forwarder))
+        }
+        None => {
+            let mut sink = sink;
+            (pipeline.run(&mut engine, &mut *sink), None)
+        }
+    };
+    let not_forwarded = forwarder.map(|f| {
+        let dropped = f.dropped.load(Ordering::Relaxed);
+        f.finish(Duration::from_secs(5));
+        dropped
+    });
     let lost: u64 = stats
         .sources
         .iter()
@@ -313,5 +374,8 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         "caisson sensor: {} events, {} alerts ({} suppressed as duplicates), {} lost, rule evaluation p99 {:.1} µs",
         stats.events, stats.alerts, stats.suppressed, lost, stats.eval_p99_us
     );
+    if let Some(n) = not_forwarded.filter(|n| *n > 0) {
+        eprintln!("caisson sensor: {n} alert(s) not forwarded to the server (channel full)");
+    }
     Ok(ExitCode::SUCCESS)
 }

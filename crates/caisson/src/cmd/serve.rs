@@ -101,6 +101,29 @@ pub struct ServeArgs {
     /// it is switched to monitor (30s, 15m, 1h, 2d; 0: never).
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = super::profile::parse_window)]
     pub profile_learning: Duration,
+    /// How long runtime alerts (`caisson sensor run --server`) are kept: 30d, 12h; pruned hourly.
+    #[arg(long, value_name = "AGE", default_value = "30d", value_parser = parse_age)]
+    pub alert_retention: Duration,
+    /// Most runtime alerts kept (the oldest received are pruned first).
+    #[arg(long, value_name = "N", default_value_t = caisson_registry::alerts::DEFAULT_MAX_ALERTS)]
+    pub max_alerts: u64,
+}
+
+/// `30d`, `12h`, `90m`: an age of at least a minute.
+fn parse_age(s: &str) -> Result<Duration, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not an age such as 30d, 12h or 90m"))?;
+    let secs = match unit {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3600),
+        "m" => n.checked_mul(60),
+        _ => return Err(format!("{s:?}: the unit must be d, h or m")),
+    }
+    .filter(|s| *s >= 60)
+    .ok_or_else(|| format!("{s:?}: must be at least 1m"))?;
+    Ok(Duration::from_secs(secs))
 }
 
 /// Decisions waiting for the audit log at once; beyond, a decision is
@@ -192,6 +215,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         audit_key: args.audit_key.clone(),
         audit_checkpoints: args.audit_checkpoints.clone(),
         profile_learning: args.profile_learning,
+        alerts: caisson_registry::alerts::AlertConfig {
+            retention: args.alert_retention,
+            max_alerts: args.max_alerts,
+        },
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
