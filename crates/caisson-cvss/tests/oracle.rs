@@ -237,7 +237,12 @@ fn scores_match_python_cvss_package() {
     v3_queries(&mut rng, &mut queries);
     v4_queries(&mut rng, &mut queries);
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/cvss_oracle.py");
+    // The manifest directory at run time (cargo sets it): a test binary
+    // reused from a build in another checkout must not point into it.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf());
+    let script = manifest_dir.join("tests/oracle/cvss_oracle.py");
     let mut child = Command::new("python3")
         .arg(&script)
         .stdin(Stdio::piped())

@@ -5,56 +5,15 @@
 //! run; `kill -9` of the protecting sensor leaves the container working.
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod sensor_support;
+
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use caisson_testsupport::engine::test_docker_host;
-
-fn docker(host: &str, args: &[&str]) -> Output {
-    Command::new("docker")
-        .arg("-H")
-        .arg(host)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("docker runs")
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// `docker load`s the alpine fixture unless the engine has it.
-fn alpine(host: &str) -> Option<String> {
-    let (root, entry) = caisson_testsupport::fixture("alpine")?;
-    let r = entry["docker_ref"].as_str()?.to_string();
-    if !docker(host, &["image", "inspect", &r]).status.success() {
-        let archive = root.join(entry["docker_archive"].as_str()?);
-        ok(
-            docker(host, &["load", "-i", &archive.display().to_string()]),
-            "docker load",
-        );
-    }
-    Some(r)
-}
-
-struct Container {
-    host: String,
-    name: String,
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = docker(&self.host, &["rm", "-f", &self.name]);
-    }
-}
+use sensor_support::{alpine, docker, ok, scrape, Container};
 
 /// Starts `caisson sensor run` and waits until its metrics show
 /// `container_id` sampled (so it is watched and marked); returns the child,
@@ -97,19 +56,6 @@ fn sensor(host: &str, mode: &str, profiles: &Path, alerts: &Path, container_id: 
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn scrape(addr: &str) -> String {
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
-        return String::new();
-    };
-    let _ = write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    );
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body
 }
 
 /// Alerts of `rule` in the JSON-lines file.

@@ -8,59 +8,18 @@
 //! `caisson profile export` writes a profile file the sensor can read.
 #![cfg(target_os = "linux")]
 
+mod sensor_support;
 mod serve_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use caisson_testsupport::engine::test_docker_host;
+use sensor_support::{alpine, docker, ok, scrape, Container};
 use serde_json::{json, Value};
 use serve_support::{serve, Serve, PASSWORD};
-
-fn docker(host: &str, args: &[&str]) -> Output {
-    Command::new("docker")
-        .arg("-H")
-        .arg(host)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("docker runs")
-}
-
-fn ok(out: Output, what: &str) -> Output {
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn alpine(host: &str) -> Option<String> {
-    let (root, entry) = caisson_testsupport::fixture("alpine")?;
-    let r = entry["docker_ref"].as_str()?.to_string();
-    if !docker(host, &["image", "inspect", &r]).status.success() {
-        let archive = root.join(entry["docker_archive"].as_str()?);
-        ok(
-            docker(host, &["load", "-i", &archive.display().to_string()]),
-            "docker load",
-        );
-    }
-    Some(r)
-}
-
-struct Container {
-    host: String,
-    name: String,
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        let _ = docker(&self.host, &["rm", "-f", &self.name]);
-    }
-}
 
 struct Sensor {
     child: Child,
@@ -87,19 +46,6 @@ impl Sensor {
             }
         }
     }
-}
-
-fn scrape(addr: &str) -> String {
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
-        return String::new();
-    };
-    let _ = write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    );
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body
 }
 
 fn client() -> reqwest::blocking::Client {

@@ -13,14 +13,16 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
 
+mod sensor_support;
 mod serve_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use caisson_testsupport::engine::test_docker_host;
 use caisson_testsupport::registry::free_port;
+use sensor_support::{alpine, docker, scrape};
 use serde_json::{json, Value};
 use serve_support::hooks::{receiver, wait_for, Received};
 use serve_support::{admin, serve_with, Serve, PASSWORD};
@@ -191,30 +193,6 @@ fn posted_alerts_are_webhooks_once_and_the_cli_lists_and_acknowledges_them() {
     );
 }
 
-fn docker(host: &str, args: &[&str]) -> Output {
-    Command::new("docker")
-        .arg("-H")
-        .arg(host)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("docker runs")
-}
-
-fn alpine(host: &str) -> Option<String> {
-    let (root, entry) = caisson_testsupport::fixture("alpine")?;
-    let r = entry["docker_ref"].as_str()?.to_string();
-    if !docker(host, &["image", "inspect", &r]).status.success() {
-        let archive = root.join(entry["docker_archive"].as_str()?);
-        assert!(
-            docker(host, &["load", "-i", &archive.display().to_string()])
-                .status
-                .success()
-        );
-    }
-    Some(r)
-}
-
 struct Containers {
     host: String,
     names: Vec<String>,
@@ -226,19 +204,6 @@ impl Drop for Containers {
             let _ = docker(&self.host, &["rm", "-f", n]);
         }
     }
-}
-
-fn scrape(addr: &str) -> String {
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
-        return String::new();
-    };
-    let _ = write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    );
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body
 }
 
 fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {

@@ -414,14 +414,18 @@ pub struct SendOptions {
     pub what: &'static str,
 }
 
-/// The sender's HTTP client: 10 s to connect, 30 s per request, and the
-/// extra CA certificate (PEM) when given.
+/// Deadline of each report or alert batch sent to the server.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An HTTP client for the Caisson server: 10 s to connect, `timeout` per
+/// request, and the extra CA certificate (PEM) when given.
 pub fn http_client(
     server: &str,
     server_ca: Option<&[u8]>,
+    timeout: Duration,
 ) -> Result<reqwest::blocking::Client, HostError> {
     let mut client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(30))
+        .timeout(timeout)
         .connect_timeout(Duration::from_secs(10));
     if let Some(pem) = server_ca {
         let cert = reqwest::Certificate::from_pem(pem).map_err(|e| HostError::Unreachable {
@@ -438,7 +442,7 @@ pub fn http_client(
 
 /// Runs the agent until `stop` is set (the CLI: until killed).
 pub fn run(opts: Options, mut bench: Bench, stop: Arc<AtomicBool>) -> Result<(), HostError> {
-    let client = http_client(&opts.server, opts.server_ca.as_deref())?;
+    let client = http_client(&opts.server, opts.server_ca.as_deref(), SEND_TIMEOUT)?;
     let send_opts = Arc::new(SendOptions {
         server: opts.server.clone(),
         user: opts.user.clone(),

@@ -7,6 +7,8 @@ use std::io::IsTerminal;
 use anyhow::bail;
 use serde_json::{json, Value};
 
+use super::admin_host::{print_rows, s};
+
 #[derive(Debug, clap::Subcommand)]
 pub enum AlertCmd {
     /// Alerts, newest first (every page is fetched up to --limit).
@@ -67,14 +69,6 @@ fn since_param(v: &str, now_ms: i64) -> String {
     match secs {
         Some(s) => now_ms.saturating_sub(s.saturating_mul(1000)).to_string(),
         None => v.to_string(),
-    }
-}
-
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
     }
 }
 
@@ -178,7 +172,7 @@ pub fn run(
             .map(|h| h.to_string())
             .collect::<Vec<_>>()];
             rows.extend(alerts.iter().map(row));
-            super::admin_host::print_rows(&rows);
+            print_rows(&rows);
         }
         AlertCmd::Show { id } => {
             let a = call(M::GET, &format!("/alerts/{}", enc(&id)), None)?;

@@ -40,7 +40,8 @@ fn age(ms: &Value) -> String {
     }
 }
 
-fn s(v: &Value) -> String {
+/// A JSON value as a table cell: strings bare, null as `-`.
+pub(super) fn s(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),

@@ -13,6 +13,8 @@ use anyhow::{bail, Context};
 use caisson_sensor::allowlist::{Executable, Profile, PROFILE_VERSION};
 use serde_json::{json, Value};
 
+use super::admin_host::{print_rows, s};
+
 use super::admin::Api;
 
 #[derive(Debug, clap::Args)]
@@ -134,34 +136,6 @@ fn table(f: &Option<String>) -> anyhow::Result<bool> {
         Some("table") => Ok(true),
         Some("json") => Ok(false),
         Some(other) => bail!("--format {other}: expected table or json"),
-    }
-}
-
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
-}
-
-fn print_rows(rows: &[Vec<String>]) {
-    let cols = rows.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..cols)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
     }
 }
 

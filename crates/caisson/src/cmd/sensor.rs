@@ -260,7 +260,7 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
                 server: opts.server.clone(),
                 user: opts.user.clone(),
                 password: opts.password.clone(),
-                ca: a.server.server_ca.clone(),
+                ca: opts.server_ca.clone(),
                 interval: a.server.sync_interval,
                 cache_dir: a.profiles.clone(),
             },

@@ -186,7 +186,8 @@ impl Forwarder {
         log: Log,
     ) -> anyhow::Result<(Forward, Forwarder)> {
         let instance = instance_id(opts.queue.dir())?;
-        let client = agent::http_client(&opts.server, opts.server_ca.as_deref())?;
+        let client =
+            agent::http_client(&opts.server, opts.server_ca.as_deref(), agent::SEND_TIMEOUT)?;
         let send = Arc::new(SendOptions {
             server: opts.server,
             user: opts.user,

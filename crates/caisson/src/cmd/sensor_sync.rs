@@ -34,7 +34,8 @@ pub struct SyncConfig {
     pub server: String,
     pub user: String,
     pub password: String,
-    pub ca: Option<PathBuf>,
+    /// Extra CA certificate (PEM) for the server.
+    pub ca: Option<Vec<u8>>,
     pub interval: Duration,
     pub cache_dir: Option<PathBuf>,
 }
@@ -46,12 +47,12 @@ struct Held {
 }
 
 fn mode_of(s: &str) -> Option<AllowlistMode> {
-    match s {
-        "discover" => Some(AllowlistMode::Discover),
-        "monitor" => Some(AllowlistMode::Monitor),
-        "protect" => Some(AllowlistMode::Protect),
-        _ => None,
-    }
+    use caisson_model::exec_profile::Mode;
+    Mode::parse(s).map(|m| match m {
+        Mode::Discover => AllowlistMode::Discover,
+        Mode::Monitor => AllowlistMode::Monitor,
+        Mode::Protect => AllowlistMode::Protect,
+    })
 }
 
 /// What the sync holds: per key the server's mode and version, the
@@ -65,17 +66,10 @@ pub struct Sync {
 
 impl Sync {
     pub fn new(cfg: SyncConfig) -> anyhow::Result<Self> {
-        let mut b = reqwest::blocking::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(REQUEST_TIMEOUT);
-        if let Some(ca) = &cfg.ca {
-            let pem = fs_err::read(ca)?;
-            b = b.add_root_certificate(
-                reqwest::Certificate::from_pem(&pem).context("reading --server-ca")?,
-            );
-        }
+        let client =
+            caisson_host::agent::http_client(&cfg.server, cfg.ca.as_deref(), REQUEST_TIMEOUT)?;
         let mut s = Sync {
-            client: b.build().context("building the HTTP client")?,
+            client,
             cfg,
             held: BTreeMap::new(),
             uploaded: BTreeMap::new(),
