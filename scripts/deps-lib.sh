@@ -15,6 +15,9 @@ apt_ensure() {
 # pip_ensure PKG... : installs the PyPI packages that pip does not list yet.
 pip_ensure() {
   local need=() p
+  # One `pip show` for all (each call costs seconds); per package only when
+  # one is missing.
+  [ "$(python3 -m pip show "${@%%[=<>]*}" 2>/dev/null | grep -c '^Name:')" -eq $# ] && return 0
   for p in "$@"; do python3 -m pip show -q "${p%%[=<>]*}" >/dev/null 2>&1 || need+=("$p"); done
   [ ${#need[@]} -eq 0 ] && return 0
   mkdir -p "${CAISSON_CACHE:-$HOME/.cache/caisson}/pip"

@@ -716,7 +716,7 @@ fn a_request_in_time_has_one_record() {
 #[test]
 fn an_unrecordable_decision_is_denied() {
     if !std::path::Path::new("/dev/full").exists() {
-        eprintln!("skipped: no /dev/full");
+        caisson_testsupport::skip("no /dev/full");
         return;
     }
     let hook = Webhook::start_with(

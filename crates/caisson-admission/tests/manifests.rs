@@ -37,7 +37,7 @@ fn have(tool: &str) -> bool {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{msg}");
         }
-        eprintln!("SKIPPING: {msg}");
+        caisson_testsupport::skip(&msg);
     }
     found
 }

@@ -221,7 +221,7 @@ fn fixture_root_files_audit_partition_and_group() {
 #[test]
 fn ownership_by_uid_and_group_name() {
     if !is_root() {
-        eprintln!("skipping: chown needs root");
+        caisson_testsupport::skip("chown needs root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();

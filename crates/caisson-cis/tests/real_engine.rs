@@ -80,15 +80,7 @@ impl ContainerSource for Engine {
 }
 
 fn docker_host() -> Option<String> {
-    match std::env::var("CAISSON_TEST_DOCKER_HOST") {
-        Ok(h) if !h.is_empty() => Some(h),
-        _ => {
-            let msg = "CAISSON_TEST_DOCKER_HOST is not set; scripts/install-deps starts a dockerd";
-            assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{msg}");
-            eprintln!("SKIPPING: {msg}");
-            None
-        }
-    }
+    caisson_testsupport::engine::test_docker_host()
 }
 
 fn docker(host: &str, args: &[&str]) -> String {

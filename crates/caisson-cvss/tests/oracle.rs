@@ -41,7 +41,7 @@ fn oracle_available() -> bool {
         if std::env::var("CI").as_deref() == Ok("true") {
             panic!("{msg}");
         }
-        eprintln!("skipping the CVSS oracle test: {msg}");
+        caisson_testsupport::skip(msg);
     }
     ok
 }

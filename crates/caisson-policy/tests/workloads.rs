@@ -22,7 +22,7 @@ fn kubectl(args: &[&str]) -> Option<Json> {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("kubectl is required under CI (scripts/deps.d/policy.sh installs it): {e}");
             }
-            eprintln!("skipping: kubectl not found ({e})");
+            caisson_testsupport::skip(&format!("kubectl not found ({e})"));
             return None;
         }
     };

@@ -21,7 +21,7 @@ fn pyspdxtools() -> Option<&'static str> {
         std::env::var("CI").as_deref() != Ok("true"),
         "pyspdxtools is missing; scripts/deps.d/report.sh installs it"
     );
-    eprintln!("skipping: pyspdxtools not installed (run scripts/deps.d/report.sh)");
+    caisson_testsupport::skip("pyspdxtools not installed (run scripts/deps.d/report.sh)");
     None
 }
 

@@ -23,7 +23,7 @@ fn have_pynacl() -> bool {
     if !ok {
         let msg = "PyNaCl is not installed; run scripts/install-deps (scripts/deps.d/sign.sh)";
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
-        eprintln!("SKIPPING: {msg}");
+        caisson_testsupport::skip(msg);
     }
     ok
 }

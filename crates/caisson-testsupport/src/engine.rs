@@ -21,7 +21,7 @@ pub fn test_docker_host() -> Option<String> {
                 "{DOCKER_HOST_VAR} is not set; run scripts/dockerd and export {DOCKER_HOST_VAR}=unix://$CAISSON_CACHE/dockerd/docker.sock (scripts/test does both)"
             );
             assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "{msg}");
-            eprintln!("SKIPPING: {msg}");
+            crate::skip(&msg);
             None
         }
     }

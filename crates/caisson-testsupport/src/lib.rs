@@ -1,5 +1,6 @@
 //! Test helpers shared across crates: a real `docker-registry` process killed
-//! on drop, tool checks that fail under CI and skip elsewhere, a command runner.
+//! on drop, tool checks that fail under CI and skip elsewhere (every skip
+//! recorded for `scripts/test`'s summary, see [`skip`]), a command runner.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 pub mod advisory_data;
@@ -7,8 +8,50 @@ pub mod engine;
 pub mod registry;
 pub mod schema;
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
+
+/// The variable `scripts/test` sets outside CI: a file every skipped test
+/// appends one line to (`<test binary> <test>`, a tab, the reason),
+/// summarised at the end of the run.
+pub const SKIP_LOG_VAR: &str = "CAISSON_SKIP_LOG";
+
+/// Skips the calling test for `reason` (the caller returns right after):
+/// prints `SKIPPING: <reason>` and appends a line to `$CAISSON_SKIP_LOG`
+/// when set. Under CI a missing fixture or tool is a failure instead, so
+/// callers assert on `CI` before calling this.
+pub fn skip(reason: &str) {
+    eprintln!("SKIPPING: {reason}");
+    let Some(log) = std::env::var_os(SKIP_LOG_VAR).filter(|v| !v.is_empty()) else {
+        return;
+    };
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|s| match s.rsplit_once('-') {
+            // cargo names test binaries <target>-<16 hex digits>.
+            Some((name, hash)) if hash.len() == 16 => name.to_string(),
+            _ => s,
+        })
+        .unwrap_or_default();
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    let line = format!("{binary} {test}\t{}\n", reason.replace(['\n', '\t'], " "));
+    // One write of one short line to a file opened for appending: lines
+    // from concurrent test processes do not interleave.
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!(
+            "cannot record the skip in {}: {e}",
+            Path::new(&log).display()
+        );
+    }
+}
 
 /// True when `tool` is on PATH. Missing tools fail the test under CI (where
 /// scripts/deps.d/registry-client.sh must have installed them) and skip it
@@ -25,7 +68,7 @@ pub fn have_tool(tool: &str) -> bool {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("{msg}");
         }
-        eprintln!("SKIPPING: {msg}");
+        skip(&msg);
     }
     found
 }
@@ -115,10 +158,10 @@ fn fixture_entry(name: Option<&str>) -> Option<(std::path::PathBuf, serde_json::
         "{what} missing at {}: CI must run scripts/fixtures first",
         root.display()
     );
-    eprintln!(
-        "skipping: no {what} at {} (run scripts/fixtures)",
+    skip(&format!(
+        "no {what} at {} (run scripts/fixtures)",
         root.display()
-    );
+    ));
     None
 }
 

@@ -437,7 +437,7 @@ fn require(what: &str, ok: bool, provider: &str) -> bool {
         std::env::var("CI").map_or(true, |v| v != "true"),
         "oracle {what} is missing under CI; {provider} provides it"
     );
-    eprintln!("skipping: oracle {what} is not available (run {provider})");
+    caisson_testsupport::skip(&format!("oracle {what} is not available (run {provider})"));
     false
 }
 

@@ -351,7 +351,7 @@ pub fn fixtures() -> Option<&'static Fixtures> {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("{msg}");
             }
-            eprintln!("SKIPPING: {msg}");
+            caisson_testsupport::skip(&msg);
             return None;
         }
         Some(build())

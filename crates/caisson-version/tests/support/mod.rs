@@ -53,7 +53,7 @@ pub fn require_from(tool: &str, available: bool, provider: &str) -> bool {
         std::env::var("CI").map_or(true, |v| v != "true"),
         "oracle {tool} is missing under CI; {provider} provides it"
     );
-    eprintln!("skipping: oracle {tool} is not available (run {provider})");
+    caisson_testsupport::skip(&format!("oracle {tool} is not available (run {provider})"));
     false
 }
 
