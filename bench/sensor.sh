@@ -4,7 +4,8 @@
 # <= 1.3x and <= 1.5x the time with the sensor off); events lost at a paced
 # 1,000 execs/s; the sensor's RSS. Root, Linux, the test dockerd.
 #
-#   bench/sensor.sh [N]          # N defaults to 10000
+#   bench/sensor.sh [N]          # N defaults to 10000; each time is the
+#                                # median of REPS (default 3) runs
 #   CAISSON=target/release/caisson bench/sensor.sh
 #
 # Prints a Markdown table row set for bench/RESULTS.md.
@@ -30,13 +31,25 @@ trap cleanup EXIT
 docker -H "$host" run -d --name "$name" "$image" sleep 3600 >/dev/null
 id="$(docker -H "$host" inspect -f '{{.Id}}' "$name")"
 
-loop="i=0; while [ \$i -lt $n ]; do /bin/true; i=\$((i+1)); done"
+# The loop prints how many execs succeeded: a denied or failed exec must not
+# pass for a fast one.
+loop="i=0; while [ \$i -lt $n ]; do /bin/true || break; i=\$((i+1)); done; echo \$i"
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 execs() {  # ms for N execs inside the container, minus a no-op docker exec
-  local a b c
+  local a b c done
   a=$(now_ms); docker -H "$host" exec "$name" true; b=$(now_ms)
-  docker -H "$host" exec "$name" sh -c "$loop"; c=$(now_ms)
+  done="$(docker -H "$host" exec "$name" sh -c "$loop")"; c=$(now_ms)
+  if [ "$done" != "$n" ]; then
+    echo "only ${done:-0} of $n execs succeeded (mode ${1:-off})" >&2
+    return 1
+  fi
   echo $(( (c - b) - (b - a) ))
+}
+reps="${REPS:-3}"
+median_execs() {  # the median of $reps runs of execs
+  local all=() r
+  for _ in $(seq "$reps"); do r="$(execs "$1")" || return 1; all+=("$r"); done
+  printf '%s\n' "${all[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
 }
 
 # Profile for monitor/protect: learn while the loop runs once.
@@ -59,9 +72,9 @@ start_sensor() {  # mode; waits until the container is watched
 stop_sensor() { kill "$sensor_pid"; wait "$sensor_pid" 2>/dev/null || true; sensor_pid=; }
 metric() { curl -s "http://$addr/metrics" | awk -v m="$1" '$1 ~ "^"m {s+=$2} END {print s+0}'; }
 
-off_ms="$(execs)"
-start_sensor monitor; mon_ms="$(execs)"; stop_sensor
-start_sensor protect; prot_ms="$(execs)"
+off_ms="$(median_execs off)"
+start_sensor monitor; mon_ms="$(median_execs monitor)"; stop_sensor
+start_sensor protect; prot_ms="$(median_execs protect)"
 rss_kb="$(awk '/VmRSS/ {print $2}' /proc/$sensor_pid/status)"
 stop_sensor
 

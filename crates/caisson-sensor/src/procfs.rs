@@ -1,11 +1,15 @@
 //! Enrichment from `/proc/<pid>`: exe, command line, uid, cwd, tty, standard
 //! descriptors, cgroup (container) and the parent chain. Every read is
 //! bounded; a process that exits half-way is reported with what was read
-//! (`complete = false`). A bounded table of recently seen processes fills in
-//! ancestors that are already gone.
+//! (`complete = false`), and once its directory is gone the remaining reads
+//! are skipped. A bounded table of the processes seen (exec and fork events)
+//! gives the ancestors without reading `/proc` again, the ones already gone
+//! included, and the container of a process that exited before its cgroup
+//! was read (a child starts in its parent's cgroup).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::cgroup;
 use crate::event::{Ancestor, ExecEvent, FdKind};
@@ -35,6 +39,7 @@ struct Known {
     ppid: Option<u32>,
     name: String,
     exe: Option<String>,
+    container_id: Option<Arc<str>>,
 }
 
 /// Bounded pid → [`Known`] map, filled by exec and fork events, emptied by
@@ -92,6 +97,7 @@ impl ProcReader {
                 ppid: None,
                 name: name.to_string(),
                 exe: read_link(&dir.join("exe")),
+                container_id: read_container(&dir),
             })
         });
         if let Some(mut k) = known {
@@ -117,7 +123,8 @@ impl ProcReader {
         // The command line and the executable first: a process that execs
         // again or exits within microseconds changes or loses them first.
         ev.exe = read_link(&dir.join("exe"));
-        match fs_err::read(dir.join("cmdline")) {
+        let known = self.table.map.get(&pid);
+        match std::fs::read(dir.join("cmdline")) {
             Ok(raw) => {
                 let mut argv = split_cmdline(&raw);
                 if !argv.is_empty() {
@@ -125,6 +132,15 @@ impl ProcReader {
                     ev.argv0 = Some(argv.remove(0));
                     ev.args = argv;
                 }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Gone (a short-lived process): every other read would fail
+                // too. What the table knows from its fork stands in.
+                ev.complete = false;
+                ev.ppid = known.and_then(|k| k.ppid);
+                ev.container_id = known.and_then(|k| k.container_id.as_deref().map(str::to_string));
+                ev.ancestors = self.ancestors_of(ev.ppid);
+                return ev;
             }
             Err(_) => missing = true,
         }
@@ -149,10 +165,13 @@ impl ProcReader {
         ev.cwd = read_link(&dir.join("cwd"));
         ev.stdin = read_link(&dir.join("fd/0")).map_or(FdKind::Unknown, |t| FdKind::from_link(&t));
         ev.stdout = read_link(&dir.join("fd/1")).map_or(FdKind::Unknown, |t| FdKind::from_link(&t));
-        ev.container_id = read_small(&dir.join("cgroup"), 16 * 1024)
-            .as_deref()
-            .and_then(cgroup::container_id)
-            .map(str::to_string);
+        let container_id = read_container(&dir).or_else(|| {
+            self.table
+                .map
+                .get(&pid)
+                .and_then(|k| k.container_id.clone())
+        });
+        ev.container_id = container_id.as_deref().map(str::to_string);
         if ev.exe.is_none() {
             missing = true;
         }
@@ -171,46 +190,72 @@ impl ProcReader {
                 ppid: ev.ppid,
                 name: ev.name.clone(),
                 exe: ev.exe.clone(),
+                container_id,
             },
         );
         ev
     }
 
-    fn ancestors_of(&self, mut next: Option<u32>) -> Vec<Ancestor> {
+    /// The parent chain: from the table (every exec and fork the sensor saw
+    /// keeps it current), else from `/proc` for processes older than the
+    /// sensor, which the table then remembers.
+    fn ancestors_of(&mut self, mut next: Option<u32>) -> Vec<Ancestor> {
         let mut out = Vec::new();
         while let Some(pid) = next {
             if pid == 0 || out.len() >= self.ancestors {
                 break;
             }
-            let dir = self.root.join(pid.to_string());
-            let from_proc = read_small(&dir.join("stat"), 1024).and_then(|s| {
-                let (name, ppid, _) = parse_stat(&s)?;
-                Some((name.to_string(), ppid))
-            });
-            let (name, exe, ppid) = match from_proc {
-                Some((name, ppid)) => (name, read_link(&dir.join("exe")), Some(ppid)),
-                None => match self.table.map.get(&pid) {
-                    Some(k) => (k.name.clone(), k.exe.clone(), k.ppid),
-                    None => break,
-                },
+            let k = match self.table.map.get(&pid) {
+                Some(k) => k.clone(),
+                None => {
+                    let dir = self.root.join(pid.to_string());
+                    let Some((name, ppid)) = read_small(&dir.join("stat"), 1024).and_then(|s| {
+                        let (name, ppid, _) = parse_stat(&s)?;
+                        Some((name.to_string(), ppid))
+                    }) else {
+                        break;
+                    };
+                    let k = Known {
+                        ppid: Some(ppid),
+                        name,
+                        exe: read_link(&dir.join("exe")),
+                        container_id: read_container(&dir),
+                    };
+                    self.table.insert(pid, k.clone());
+                    k
+                }
             };
-            out.push(Ancestor { pid, name, exe });
-            next = ppid;
+            out.push(Ancestor {
+                pid,
+                name: k.name,
+                exe: k.exe,
+            });
+            next = k.ppid;
         }
         out
     }
 }
 
+/// The container of the process whose `/proc` directory is `dir`.
+fn read_container(dir: &Path) -> Option<Arc<str>> {
+    read_small(&dir.join("cgroup"), 16 * 1024)
+        .as_deref()
+        .and_then(cgroup::container_id)
+        .map(Arc::from)
+}
+
 fn read_small(path: &Path, limit: u64) -> Option<String> {
     use std::io::Read;
-    let f = fs_err::File::open(path).ok()?;
+    // std, not fs_err: a failed read is expected (processes exit) and is
+    // dropped, so it should not format a message.
+    let f = std::fs::File::open(path).ok()?;
     let mut s = String::new();
     f.take(limit).read_to_string(&mut s).ok()?;
     Some(s)
 }
 
 fn read_link(path: &Path) -> Option<String> {
-    fs_err::read_link(path)
+    std::fs::read_link(path)
         .ok()
         .map(|p| p.to_string_lossy().into_owned())
 }
@@ -286,6 +331,8 @@ mod tests {
         fs_err::write(p.join("stat"), "100 (bash) S 1 100 100 34816 0 0").unwrap();
         fs_err::write(p.join("comm"), "bash\n").unwrap();
         fs_err::write(p.join("cmdline"), "bash\0").unwrap();
+        let id = "a".repeat(64);
+        fs_err::write(p.join("cgroup"), format!("12:pids:/docker/{id}\n")).unwrap();
         let mut r = ProcReader::new(dir.path(), 4);
         let parent = r.exec(100);
         assert_eq!(parent.tty, Some(34816));
@@ -297,5 +344,33 @@ mod tests {
         assert_eq!(ev.ppid, Some(100));
         assert_eq!(ev.ancestors.len(), 1);
         assert_eq!(ev.ancestors[0].name, "bash");
+        assert_eq!(
+            ev.container_id.as_deref(),
+            Some(id.as_str()),
+            "inherited at fork"
+        );
+    }
+
+    /// Ancestors come from the table once seen: a parent whose `/proc`
+    /// entry changed is still reported as the sensor last saw it exec.
+    #[test]
+    fn ancestors_from_the_table_without_reading_proc() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("200");
+        fs_err::create_dir_all(&p).unwrap();
+        fs_err::write(p.join("stat"), "200 (nginx) S 1 200 200 0 0 0").unwrap();
+        fs_err::write(p.join("cmdline"), "nginx\0").unwrap();
+        let mut r = ProcReader::new(dir.path(), 4);
+        r.exec(200);
+        fs_err::write(p.join("stat"), "200 (other) S 1 200 200 0 0 0").unwrap();
+        r.on_fork(200, 201);
+        let c = dir.path().join("201");
+        fs_err::create_dir_all(&c).unwrap();
+        fs_err::write(c.join("stat"), "201 (sh) S 200 200 200 0 0 0").unwrap();
+        fs_err::write(c.join("cmdline"), "sh\0").unwrap();
+        let ev = r.exec(201);
+        assert_eq!(ev.ppid, Some(200));
+        let names: Vec<_> = ev.ancestors.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["nginx"], "pid 1 is not in the fake /proc");
     }
 }
