@@ -1,8 +1,9 @@
 //! A Caisson registry's own API (`/api/v1`): scan results, health and the
 //! stored SBOM of an image, on-demand scans. HTTP Basic with the caller's
 //! registry credentials (explicit, or from the same auth files as pulls).
-//! Used by `caisson registry status|scan` and by the admission webhook's
-//! scan-result facts.
+//! Used by `caisson registry status|scan`, by the admission webhook's
+//! scan-result facts, and (with [`CaissonApi::for_url`] and JSON bodies)
+//! by `caisson admin` and `caisson profile` for every administrative call.
 
 use std::path::Path;
 
@@ -74,17 +75,9 @@ impl CaissonApi {
         ca_bundle: Option<&Path>,
         explicit: Option<(String, String)>,
     ) -> Result<CaissonApi, ApiError> {
-        let mut builder =
+        let builder =
             reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30));
-        if let Some(ca) = ca_bundle {
-            let pem = fs_err::read(ca).map_err(|e| ApiError::Setup(e.to_string()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                ApiError::Setup(format!("reading the registry CA certificates: {e}"))
-            })?;
-            for c in certs {
-                builder = builder.add_root_certificate(c);
-            }
-        }
+        let client = build_client(builder, ca_bundle)?;
         let plain = insecure.iter().any(|h| h.eq_ignore_ascii_case(&r.registry));
         let scheme = if plain { "http" } else { "https" };
         let auth = match explicit {
@@ -108,20 +101,69 @@ impl CaissonApi {
             }
         };
         Ok(CaissonApi {
-            client: builder
-                .build()
-                .map_err(|e| ApiError::Setup(format!("building the HTTP client: {e}")))?,
+            client,
             base: format!("{scheme}://{}", r.registry),
             auth,
         })
     }
 
+    /// For the registry at `base_url` (`https://registry.example`), as
+    /// `auth` (HTTP Basic) when given, trusting `ca_bundle` too. Only the
+    /// connection has a deadline (30 s): administrative calls such as a
+    /// garbage collection may run long.
+    pub fn for_url(
+        base_url: &str,
+        ca_bundle: Option<&Path>,
+        auth: Option<(String, String)>,
+    ) -> Result<CaissonApi, ApiError> {
+        let builder = reqwest::blocking::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(30));
+        Ok(CaissonApi {
+            client: build_client(builder, ca_bundle)?,
+            base: base_url.trim_end_matches('/').to_string(),
+            auth: auth.map(|(u, p)| (u, Zeroizing::new(p))),
+        })
+    }
+
     /// `method /api/v1{path}`: the body, when 2xx.
     pub fn call_bytes(&self, method: reqwest::Method, path: &str) -> Result<Vec<u8>, ApiError> {
+        self.request(method, path, None)
+    }
+
+    /// `method /api/v1{path}` with a JSON `body`: the JSON answer, or
+    /// `Value::Null` when the answer is empty.
+    pub fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| ApiError::Setup(format!("encoding the request body: {e}")))?;
+        let answer = self.request(method, path, body)?;
+        if answer.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&answer).map_err(|_| ApiError::NotJson {
+            url: format!("{}/api/v1{path}", self.base),
+        })
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, ApiError> {
         let url = format!("{}/api/v1{path}", self.base);
         let mut req = self.client.request(method.clone(), &url);
         if let Some((u, p)) = &self.auth {
             req = req.basic_auth(u, Some(p.as_str()));
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
         }
         let transport = |source| ApiError::Transport {
             method: method.to_string(),
@@ -159,6 +201,24 @@ impl CaissonApi {
             url: format!("{}/api/v1{path}", self.base),
         })
     }
+}
+
+/// The client `builder` trusting the certificates of `ca_bundle` too.
+fn build_client(
+    mut builder: reqwest::blocking::ClientBuilder,
+    ca_bundle: Option<&Path>,
+) -> Result<reqwest::blocking::Client, ApiError> {
+    if let Some(ca) = ca_bundle {
+        let pem = fs_err::read(ca).map_err(|e| ApiError::Setup(e.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| ApiError::Setup(format!("reading the registry CA certificates: {e}")))?;
+        for c in certs {
+            builder = builder.add_root_certificate(c);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| ApiError::Setup(format!("building the HTTP client: {e}")))
 }
 
 /// `/repositories/<repo>/manifests/<digest, tag or latest>`.

@@ -499,6 +499,13 @@ pub trait MetaStore:
     ) -> impl Future<Output = Result<(Changed, Option<AuditRecord>)>> + Send;
 }
 
+/// The namespace of a repository: its first path component (`prod` of
+/// `prod/app/api`). Quotas, memberships, pull policies and scan thresholds
+/// are kept per namespace.
+pub fn namespace_of(repo: &str) -> &str {
+    repo.split('/').next().unwrap_or(repo)
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()

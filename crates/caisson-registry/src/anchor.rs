@@ -224,7 +224,7 @@ impl Anchoring {
 
 impl<B: BlobStore, M: MetaStore> Registry<B, M> {
     /// Signs the current chain head and appends it to the checkpoint file
-    /// (and publishes [`crate::scan::RegistryEvent::AuditCheckpoint`]).
+    /// (and publishes [`crate::events::RegistryEvent::AuditCheckpoint`]).
     /// `None` when anchoring is off or the head did not move since the last
     /// checkpoint.
     pub async fn checkpoint_audit(&self) -> Result<Option<Checkpoint>, AnchorFileError> {
@@ -255,7 +255,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         }
         a.since.fetch_sub(before, Ordering::AcqRel);
         *last = Some((seq, hash));
-        self.publish(crate::scan::RegistryEvent::AuditCheckpoint(cp.clone()));
+        self.publish(crate::events::RegistryEvent::AuditCheckpoint(cp.clone()));
         Ok(Some(cp))
     }
 

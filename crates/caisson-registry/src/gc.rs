@@ -3,7 +3,8 @@
 //! delete phase re-reads the references under the exclusive GC lock, which
 //! manifest writes hold shared while they check and record their blobs.
 
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use caisson_audit::Outcome;
 use caisson_registry_store::{BlobStore, MetaStore, StoreError};
@@ -66,5 +67,23 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         )
         .await?;
         Ok(report)
+    }
+
+    /// Collects every `every` as `system` (`caisson serve --gc-interval`),
+    /// the first run one period after start; each report or error is
+    /// logged. Runs until the process ends.
+    pub fn start_gc(self: &Arc<Self>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let reg = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match reg.gc("system").await {
+                    Ok(r) => tracing::info!(?r, "garbage collection"),
+                    Err(e) => tracing::error!("garbage collection failed: {e}"),
+                }
+            }
+        })
     }
 }

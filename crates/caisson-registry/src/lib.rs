@@ -19,6 +19,7 @@ mod blobs;
 pub mod change;
 mod chunk;
 pub mod error;
+pub mod events;
 pub mod gc;
 mod group_commit;
 pub mod hosts;
@@ -121,7 +122,10 @@ pub struct Registry<B, M> {
     pub(crate) pull_counter: AtomicU64,
     pub(crate) auth_seen: Mutex<HashMap<String, Instant>>,
     pub(crate) audit_log: group_commit::GroupCommit,
-    pub(crate) scan: scan::ScanHub,
+    /// Registry events (`events.rs`), the scanning service's among them.
+    pub(crate) events: tokio::sync::broadcast::Sender<events::RegistryEvent>,
+    /// The scanning service's state (`caisson-registry-scan`).
+    pub(crate) scan: scan::Scanner,
     pub(crate) pull_policies: pull::PullPolicies,
     /// Signed checkpoints of the audit chain (`None`: not anchored).
     pub(crate) anchor: Option<anchor::Anchoring>,
@@ -219,7 +223,8 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             pull_counter: AtomicU64::new(0),
             auth_seen: Mutex::new(HashMap::new()),
             audit_log: group_commit::GroupCommit::default(),
-            scan: scan::ScanHub::new(&config.scan),
+            events: events::channel(),
+            scan: scan::Scanner::new(config.scan.clone()),
             pull_policies: pull::PullPolicies::default(),
             anchor: None,
             config,

@@ -9,7 +9,7 @@
 use caisson_notify::{events, Notification, Notifier};
 use tokio::sync::broadcast;
 
-use crate::scan::RegistryEvent;
+use crate::events::RegistryEvent;
 
 /// The notification for `ev`.
 pub fn notification(ev: &RegistryEvent) -> Option<Notification> {

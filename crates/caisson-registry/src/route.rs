@@ -147,10 +147,10 @@ pub fn parse_reference(s: &str) -> Result<Reference, String> {
     }
 }
 
-/// The namespace of a repository: the part before the first `/`.
-pub fn namespace_of(name: &str) -> &str {
-    name.split('/').next().unwrap_or(name)
-}
+/// The namespace of a repository: the part before the first `/` (defined
+/// beside the store's per-namespace tables, which the scanning service reads
+/// too).
+pub use caisson_registry_store::namespace_of;
 
 /// Parses `Range: bytes=a-b` / `bytes=a-` / `bytes=-n` against a blob of
 /// `size` bytes into an inclusive range; `Err(())` when unsatisfiable.

@@ -39,7 +39,7 @@ use serde_json::{json, Value};
 use crate::api::{bad, not_found, Caller};
 use crate::auth::rbac::Principal;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::scan::RegistryEvent;
+use crate::events::RegistryEvent;
 use crate::v2::source_of;
 use crate::Registry;
 
@@ -178,6 +178,24 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
         self.meta
             .prune_alerts(now_ms.saturating_sub(age), cfg.max_alerts)
             .await
+    }
+
+    /// Prunes at start, then every `every` (started with the scan workers,
+    /// on the scan retention period: `Registry::start_scanning`).
+    pub(crate) async fn alerts_retention_loop(self: Arc<Self>, every: Duration) {
+        let every = every.max(Duration::from_millis(100));
+        loop {
+            match self.prune_alerts(now_ms()).await {
+                Ok(p) if p.expired > 0 || p.over_cap > 0 => tracing::info!(
+                    expired = p.expired,
+                    over_cap = p.over_cap,
+                    "pruned runtime alerts"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!("could not prune runtime alerts: {e}"),
+            }
+            tokio::time::sleep(every).await;
+        }
     }
 
     async fn require_reader(&self, c: &Caller, target: &str) -> ApiResult<()> {

@@ -34,7 +34,7 @@ use serde_json::{json, Value};
 use crate::api::{bad, not_found, Caller};
 use crate::auth::rbac::Principal;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::scan::RegistryEvent;
+use crate::events::RegistryEvent;
 use crate::v2::source_of;
 use crate::Registry;
 

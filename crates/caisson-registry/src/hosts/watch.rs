@@ -11,7 +11,7 @@ use caisson_registry_store::{BlobStore, MetaStore};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use crate::scan::RegistryEvent;
+use crate::events::RegistryEvent;
 use crate::Registry;
 
 /// How a benchmark result regressed.
@@ -110,7 +110,7 @@ async fn container_events<B: BlobStore, M: MetaStore>(
         reg.publish(RegistryEvent::ContainerVulnerable {
             host: p.host,
             hostname: p.hostname,
-            container: crate::scan::VulnerableContainer {
+            container: crate::events::VulnerableContainer {
                 id: p.container.id,
                 name: p.container.name,
                 image: p.container.image,

@@ -25,6 +25,7 @@ use caisson_oci::{media_type, Digest};
 use caisson_policy::{
     Config, FindingsSummary, ImageFacts, ImagePull, PolicySet, Request, SupplyChainFacts,
 };
+use caisson_registry_scan::{is_scannable, severity_rank};
 use caisson_registry_store::{
     now_ms, BlobStore, ManifestRecord, MetaStore, PullPolicy, RefKind, ScanState, StoredFinding,
 };
@@ -32,8 +33,8 @@ use caisson_sign::PublicKey;
 use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult, Code};
+use crate::events::RegistryEvent;
 use crate::route::namespace_of;
-use crate::scan::{is_scannable, severity_rank, RegistryEvent};
 use crate::v2::Ctx;
 use crate::Registry;
 
@@ -329,7 +330,7 @@ impl<B: BlobStore, M: MetaStore> Registry<B, M> {
             .as_deref()
             .and_then(severity_rank)
             .unwrap_or(usize::MAX);
-        let has_db = self.advisory_db().await.is_some();
+        let has_db = caisson_registry_scan::has_database(self).await;
         let now = now_ms();
         let mut out = ScanFacts {
             summary: Some(FindingsSummary::default()),

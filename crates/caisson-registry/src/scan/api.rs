@@ -240,10 +240,10 @@ async fn status<B: BlobStore, M: MetaStore>(
 ) -> ApiResult<Response> {
     let _c = reg.caller(req.headers(), source_of(&req)).await?;
     let depth = reg.meta.scan_queue_depth().await?;
-    let db = reg.advisory_db().await.map(|d| d.info);
+    let db = caisson_registry_scan::db_info(&*reg).await;
     Ok(Json(serde_json::json!({
-        "workers": reg.config.scan.workers,
-        "paused": reg.scan.paused.load(std::sync::atomic::Ordering::SeqCst),
+        "workers": reg.scan.config().workers,
+        "paused": reg.scan.paused(),
         "queue": depth,
         "db": db,
     }))

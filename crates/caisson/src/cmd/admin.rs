@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
+use caisson_registry_client::caisson_api::CaissonApi;
 use serde_json::{json, Value};
 
 #[derive(Debug, clap::Args)]
@@ -220,9 +221,10 @@ fn pull_policy_document(cmd: &PullPolicyCmd) -> anyhow::Result<Value> {
     Ok(doc)
 }
 
+/// The registry's `/api/v1` as one account: `caisson_api`'s typed client
+/// (the one `caisson registry` uses) with JSON bodies.
 pub(crate) struct Api {
-    client: reqwest::blocking::Client,
-    base: String,
+    api: CaissonApi,
     user: String,
     password: Option<String>,
 }
@@ -236,52 +238,24 @@ impl Api {
         password: Option<String>,
         ca_cert: Option<&std::path::Path>,
     ) -> anyhow::Result<Api> {
-        let mut builder = reqwest::blocking::Client::builder();
-        if let Some(ca) = ca_cert {
-            let pem = fs_err::read(ca)?;
-            builder = builder.add_root_certificate(
-                reqwest::Certificate::from_pem(&pem).context("reading the CA certificate")?,
-            );
-        }
+        let auth = password.clone().map(|p| (user.to_string(), p));
         Ok(Api {
-            client: builder.build().context("building the HTTP client")?,
-            base: url.to_string(),
+            api: CaissonApi::for_url(url, ca_cert, auth)?,
             user: user.to_string(),
             password,
         })
     }
 
+    /// `method /api/v1{path}` with an optional JSON body: the JSON answer
+    /// (`Null` when empty); a non-2xx answer is an error naming the call,
+    /// the status and the registry's message.
     pub(crate) fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
-        let url = format!("{}/api/v1{path}", self.base.trim_end_matches('/'));
-        let mut req = self.client.request(method.clone(), &url);
-        if let Some(p) = &self.password {
-            req = req.basic_auth(&self.user, Some(p));
-        }
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(serde_json::to_vec(&b).expect("json"));
-        }
-        let resp = req.send().with_context(|| format!("{method} {url}"))?;
-        let status = resp.status();
-        let text = resp.text().unwrap_or_default();
-        if !status.is_success() {
-            let msg = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v["errors"][0]["message"].as_str().map(str::to_string))
-                .unwrap_or(text);
-            bail!("{method} {url}: {status}: {msg}");
-        }
-        Ok(if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        })
+        Ok(self.api.send_json(method, path, body.as_ref())?)
     }
 }
 

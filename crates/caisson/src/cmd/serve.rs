@@ -282,19 +282,7 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         .await
         .context("starting the scan workers")?;
     if args.gc_interval > 0 {
-        let gc_reg = reg.clone();
-        let every = Duration::from_secs(args.gc_interval);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                match gc_reg.gc("system").await {
-                    Ok(r) => tracing::info!(?r, "garbage collection"),
-                    Err(e) => tracing::error!("garbage collection failed: {e}"),
-                }
-            }
-        });
+        reg.start_gc(Duration::from_secs(args.gc_interval));
     }
     let mut app = router(reg.clone());
     if args.admission || !args.admission_policies.is_empty() {

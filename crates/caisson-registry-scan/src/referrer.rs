@@ -2,18 +2,17 @@
 //! same store calls a client push makes: blobs stored and linked in the
 //! repository, manifest bytes in the blob store, manifest record (with
 //! `subject`) in the metadata store, all under the shared GC lock. When the
-//! image is deleted, [`Registry::detach_sbom`] deletes that referrer again
+//! image is deleted, [`detach_sbom`] deletes that referrer again
 //! (only it: referrers clients pushed stay).
 
 use bytes::Bytes;
-use caisson_audit::Outcome;
+use caisson_audit::{AuditEvent, Outcome};
 use caisson_oci::{media_type, Digest};
 use caisson_registry_store::{
     now_ms, BlobStore, ManifestRecord, ManifestRef, MetaStore, RefKind, StoreError,
 };
 
-use super::SBOM_ARTIFACT_TYPE;
-use crate::Registry;
+use crate::{ScanHost, SBOM_ARTIFACT_TYPE};
 
 /// The OCI empty descriptor's media type and content.
 const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
@@ -76,118 +75,112 @@ pub(crate) fn sbom_manifest(
     serde_json::to_vec(&doc).unwrap_or_default()
 }
 
-impl<B: BlobStore, M: MetaStore> Registry<B, M> {
-    /// Stores `sbom` and its referrer manifest in `repo`; returns (SBOM blob,
-    /// referrer manifest) digests. `previous` (an older SBOM referrer of the
-    /// same image) is removed.
-    pub(crate) async fn attach_sbom(
-        &self,
-        repo: &str,
-        subject: &ManifestRecord,
-        sbom: Vec<u8>,
-        created: &str,
-        previous: Option<&Digest>,
-    ) -> Result<(Digest, Digest), StoreError> {
-        let sbom_digest = Digest::sha256(&sbom);
-        let sbom_size = sbom.len() as u64;
-        let empty_digest = Digest::sha256(EMPTY);
-        let manifest = sbom_manifest(
-            &subject.digest,
-            &subject.media_type,
-            subject.size,
-            &sbom_digest,
-            sbom_size,
-            created,
-        );
-        let manifest_digest = Digest::sha256(&manifest);
-        let _guard = self.gc_lock.read().await;
-        self.blobs.put(&sbom_digest, Bytes::from(sbom)).await?;
-        self.meta.link_blob(repo, &sbom_digest, sbom_size).await?;
-        self.blobs
-            .put(&empty_digest, Bytes::from_static(EMPTY))
-            .await?;
-        self.meta
-            .link_blob(repo, &empty_digest, EMPTY.len() as u64)
-            .await?;
-        let size = manifest.len() as u64;
-        self.blobs
-            .put(&manifest_digest, Bytes::from(manifest))
-            .await?;
-        self.meta
-            .put_manifest(
-                ManifestRecord {
-                    repo: repo.to_string(),
-                    digest: manifest_digest.clone(),
-                    media_type: media_type::OCI_MANIFEST.to_string(),
-                    artifact_type: Some(SBOM_ARTIFACT_TYPE.to_string()),
-                    size,
-                    subject: Some(subject.digest.clone()),
-                    annotations_json: Some(
-                        serde_json::json!({
-                            "org.opencontainers.image.created": created,
-                            GENERATOR_ANNOTATION: GENERATOR,
-                        })
-                        .to_string(),
-                    ),
-                    created_ms: now_ms(),
-                    refs: vec![
-                        ManifestRef {
-                            digest: empty_digest,
-                            kind: RefKind::Blob,
-                        },
-                        ManifestRef {
-                            digest: sbom_digest.clone(),
-                            kind: RefKind::Blob,
-                        },
-                    ],
-                },
-                None,
-                false,
-            )
-            .await?;
-        if let Some(prev) = previous.filter(|p| **p != manifest_digest) {
-            self.meta.delete_manifest(repo, prev, false).await?;
-        }
-        Ok((sbom_digest, manifest_digest))
-    }
-
-    /// Deletes `sbom_manifest`, the SBOM referrer the registry attached to
-    /// the deleted image `subject` in `repo`, through the same store call as
-    /// a client's manifest DELETE (so the referrers API no longer lists it
-    /// and GC can collect its blobs), audited as a system action. A manifest
-    /// that is not a generated SBOM referrer of `subject` is left alone.
-    /// Returns whether a manifest was deleted.
-    pub(crate) async fn detach_sbom(
-        &self,
-        repo: &str,
-        subject: &Digest,
-        sbom_manifest: &Digest,
-    ) -> Result<bool, StoreError> {
-        let Some(rec) = self.meta.get_manifest(repo, sbom_manifest).await? else {
-            return Ok(false);
-        };
-        if !is_generated_sbom_of(&rec, subject) {
-            tracing::warn!(
-                "{repo}@{sbom_manifest} is not the generated SBOM referrer of {subject}: kept"
-            );
-            return Ok(false);
-        }
-        let ev = self.event(
-            "system",
-            "",
-            "delete-manifest",
-            &format!("{repo}:{sbom_manifest}"),
-            Outcome::Success,
-            &format!("SBOM referrer of deleted {subject}"),
-        );
-        let change = caisson_registry_store::Change::DeleteManifest {
+/// Stores `sbom` and its referrer manifest in `repo`; returns (SBOM blob,
+/// referrer manifest) digests. `previous` (an older SBOM referrer of the
+/// same image) is removed.
+pub async fn attach_sbom<H: ScanHost>(
+    host: &H,
+    repo: &str,
+    subject: &ManifestRecord,
+    sbom: Vec<u8>,
+    created: &str,
+    previous: Option<&Digest>,
+) -> Result<(Digest, Digest), StoreError> {
+    let sbom_digest = Digest::sha256(&sbom);
+    let sbom_size = sbom.len() as u64;
+    let empty_digest = Digest::sha256(EMPTY);
+    let manifest = sbom_manifest(
+        &subject.digest,
+        &subject.media_type,
+        subject.size,
+        &sbom_digest,
+        sbom_size,
+        created,
+    );
+    let manifest_digest = Digest::sha256(&manifest);
+    let (blobs, meta) = (host.blobs(), host.meta());
+    let _guard = host.gc_lock().read().await;
+    blobs.put(&sbom_digest, Bytes::from(sbom)).await?;
+    meta.link_blob(repo, &sbom_digest, sbom_size).await?;
+    blobs.put(&empty_digest, Bytes::from_static(EMPTY)).await?;
+    meta.link_blob(repo, &empty_digest, EMPTY.len() as u64)
+        .await?;
+    let size = manifest.len() as u64;
+    blobs.put(&manifest_digest, Bytes::from(manifest)).await?;
+    meta.put_manifest(
+        ManifestRecord {
             repo: repo.to_string(),
-            digest: sbom_manifest.clone(),
-            immutable_tags: false,
-        };
-        let done = self.audited(change, move |done| done.removed().then_some(ev));
-        Ok(done.await?.removed())
+            digest: manifest_digest.clone(),
+            media_type: media_type::OCI_MANIFEST.to_string(),
+            artifact_type: Some(SBOM_ARTIFACT_TYPE.to_string()),
+            size,
+            subject: Some(subject.digest.clone()),
+            annotations_json: Some(
+                serde_json::json!({
+                    "org.opencontainers.image.created": created,
+                    GENERATOR_ANNOTATION: GENERATOR,
+                })
+                .to_string(),
+            ),
+            created_ms: now_ms(),
+            refs: vec![
+                ManifestRef {
+                    digest: empty_digest,
+                    kind: RefKind::Blob,
+                },
+                ManifestRef {
+                    digest: sbom_digest.clone(),
+                    kind: RefKind::Blob,
+                },
+            ],
+        },
+        None,
+        false,
+    )
+    .await?;
+    if let Some(prev) = previous.filter(|p| **p != manifest_digest) {
+        meta.delete_manifest(repo, prev, false).await?;
     }
+    Ok((sbom_digest, manifest_digest))
+}
+
+/// Deletes `sbom_manifest`, the SBOM referrer the registry attached to
+/// the deleted image `subject` in `repo`, through the same store call as
+/// a client's manifest DELETE (so the referrers API no longer lists it
+/// and GC can collect its blobs), audited as a system action. A manifest
+/// that is not a generated SBOM referrer of `subject` is left alone.
+/// Returns whether a manifest was deleted.
+pub async fn detach_sbom<H: ScanHost>(
+    host: &H,
+    repo: &str,
+    subject: &Digest,
+    sbom_manifest: &Digest,
+) -> Result<bool, StoreError> {
+    let Some(rec) = host.meta().get_manifest(repo, sbom_manifest).await? else {
+        return Ok(false);
+    };
+    if !is_generated_sbom_of(&rec, subject) {
+        tracing::warn!(
+            "{repo}@{sbom_manifest} is not the generated SBOM referrer of {subject}: kept"
+        );
+        return Ok(false);
+    }
+    let ev = AuditEvent {
+        time_ms: now_ms(),
+        actor: "system".into(),
+        source: String::new(),
+        action: "delete-manifest".into(),
+        target: format!("{repo}:{sbom_manifest}"),
+        outcome: Outcome::Success,
+        detail: format!("SBOM referrer of deleted {subject}"),
+    };
+    let change = caisson_registry_store::Change::DeleteManifest {
+        repo: repo.to_string(),
+        digest: sbom_manifest.clone(),
+        immutable_tags: false,
+    };
+    let done = host.audited(change, move |done| done.removed().then_some(ev));
+    Ok(done.await?.removed())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! distinct lookup stored for the registry's SBOMs is matched once against
 //! the current database; only digests holding a lookup whose matches
 //! changed are re-evaluated, get a history line and a
-//! [`RegistryEvent::FindingsChanged`].
+//! [`ScanEvent::FindingsChanged`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -10,13 +10,12 @@ use std::time::Instant;
 use caisson_advisory::Database;
 use caisson_match::query::Query;
 use caisson_registry_store::{
-    now_ms, AffectedTargets, BlobStore, HistoryEntry, MatchedVuln, MetaStore, PackageQuery,
-    StoreError, TargetPackages,
+    now_ms, AffectedTargets, HistoryEntry, MatchedVuln, PackageQuery, ScanStore, StoreError,
+    TargetPackages,
 };
 use serde::Serialize;
 
-use super::RegistryEvent;
-use crate::Registry;
+use crate::{db, ScanEvent, ScanHost};
 
 /// What a re-scan did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -203,7 +202,7 @@ pub fn diff_targets(
             u32::try_from(names.len() - 1).unwrap_or(u32::MAX)
         })
     }
-    let sev = |s: &str| super::severity_rank(s).unwrap_or(0) as u8;
+    let sev = |s: &str| crate::severity_rank(s).unwrap_or(0) as u8;
     type Interned = Vec<(u32, u8)>;
     let mut old_i: HashMap<i64, Interned> = HashMap::new();
     let mut new_i: HashMap<i64, Interned> = HashMap::new();
@@ -222,7 +221,7 @@ pub fn diff_targets(
                 .collect(),
         );
     }
-    let critical = u8::try_from(super::SEVERITIES.len() - 1).unwrap_or(u8::MAX);
+    let critical = u8::try_from(crate::SEVERITIES.len() - 1).unwrap_or(u8::MAX);
     let one = |t: &TargetPackages| -> Option<(Option<TargetChange>, bool)> {
         let mut before: Vec<(i64, u32, u8)> = Vec::new();
         let mut after: Vec<(i64, u32, u8)> = Vec::new();
@@ -298,94 +297,190 @@ pub fn diff_targets(
     (out, touched)
 }
 
-impl<B: BlobStore, M: MetaStore> Registry<B, M> {
-    /// Re-matches every stored SBOM's packages against the current database.
-    pub async fn rescan(&self) -> Result<RescanReport, RescanError> {
-        let mut last = self.scan.rescan_lock.lock().await;
-        let start = Instant::now();
-        let db = self.advisory_db().await.ok_or(RescanError::NoDatabase)?;
-        let stored = self.meta.all_queries().await?;
-        let lookups: Vec<PackageQuery> = stored.iter().map(|q| q.query.clone()).collect();
-        let database = db.db.clone();
-        let phase = Instant::now();
-        let matched = tokio::task::spawn_blocking(move || match_lookups(&database, &lookups))
-            .await
-            .map_err(|e| RescanError::Task(e.to_string()))?
-            .map_err(RescanError::Match)?;
-        let mut report = RescanReport {
-            lookups: stored.len(),
-            match_ms: phase.elapsed().as_millis(),
-            ..RescanReport::default()
-        };
-        let mut old: HashMap<i64, Option<Vec<MatchedVuln>>> = HashMap::new();
-        let mut new: HashMap<i64, Vec<MatchedVuln>> = HashMap::new();
-        for (q, m) in stored.into_iter().zip(matched) {
-            if q.matched.as_ref() != Some(&m) {
-                old.insert(q.qid, q.matched);
-                new.insert(q.qid, m);
-            }
-        }
-        report.changed_lookups = new.len();
-        if new.is_empty() {
-            *last = Some(db.stamp.clone());
-            report.elapsed_ms = start.elapsed().as_millis();
-            return Ok(report);
-        }
-        let phase = Instant::now();
-        let affected = self
-            .meta
-            .targets_with_queries(new.keys().copied().collect())
-            .await?;
-        report.load_ms = phase.elapsed().as_millis();
-        let phase = Instant::now();
-        let (old, new, changes, touched) = tokio::task::spawn_blocking(move || {
-            let (changes, touched) = diff_targets(&affected, &old, &new);
-            (old, new, changes, touched)
-        })
+/// Re-matches every stored SBOM's packages against the current database.
+pub async fn rescan<H: ScanHost>(host: &H) -> Result<RescanReport, RescanError> {
+    let meta = host.meta();
+    let mut last = host.scanner().rescan_lock.lock().await;
+    let start = Instant::now();
+    let db = db::advisory_db(host).await.ok_or(RescanError::NoDatabase)?;
+    let stored = meta.all_queries().await?;
+    let lookups: Vec<PackageQuery> = stored.iter().map(|q| q.query.clone()).collect();
+    let database = db.db.clone();
+    let phase = Instant::now();
+    let matched = tokio::task::spawn_blocking(move || match_lookups(&database, &lookups))
         .await
-        .map_err(|e| RescanError::Task(e.to_string()))?;
-        report.affected_digests = touched;
-        report.diff_ms = phase.elapsed().as_millis();
-        let phase = Instant::now();
-        drop(old);
-        self.meta
-            .set_query_matches(new.into_iter().collect())
-            .await?;
-        report.changed_digests = changes.len();
-        let db_built = db.info.built_at;
-        let now = now_ms();
-        let history = changes
-            .iter()
-            .map(|c| {
-                (
-                    c.repo.clone(),
-                    c.digest.clone(),
-                    HistoryEntry {
-                        time_ms: now,
-                        kind: "rescan".into(),
-                        detail: serde_json::json!({
-                            "added": c.added,
-                            "removed": c.removed,
-                            "new_critical": c.new_critical,
-                            "db_built_at": db_built,
-                        }),
-                    },
-                )
-            })
-            .collect();
-        self.meta.add_scan_history(history).await?;
-        for c in changes {
-            self.publish(RegistryEvent::FindingsChanged {
-                repo: c.repo,
-                digest: c.digest,
-                added: c.added,
-                removed: c.removed,
-                new_critical: c.new_critical,
-            });
+        .map_err(|e| RescanError::Task(e.to_string()))?
+        .map_err(RescanError::Match)?;
+    let mut report = RescanReport {
+        lookups: stored.len(),
+        match_ms: phase.elapsed().as_millis(),
+        ..RescanReport::default()
+    };
+    let mut old: HashMap<i64, Option<Vec<MatchedVuln>>> = HashMap::new();
+    let mut new: HashMap<i64, Vec<MatchedVuln>> = HashMap::new();
+    for (q, m) in stored.into_iter().zip(matched) {
+        if q.matched.as_ref() != Some(&m) {
+            old.insert(q.qid, q.matched);
+            new.insert(q.qid, m);
         }
+    }
+    report.changed_lookups = new.len();
+    if new.is_empty() {
         *last = Some(db.stamp.clone());
-        report.store_ms = phase.elapsed().as_millis();
         report.elapsed_ms = start.elapsed().as_millis();
-        Ok(report)
+        return Ok(report);
+    }
+    let phase = Instant::now();
+    let affected = meta
+        .targets_with_queries(new.keys().copied().collect())
+        .await?;
+    report.load_ms = phase.elapsed().as_millis();
+    let phase = Instant::now();
+    let (old, new, changes, touched) = tokio::task::spawn_blocking(move || {
+        let (changes, touched) = diff_targets(&affected, &old, &new);
+        (old, new, changes, touched)
+    })
+    .await
+    .map_err(|e| RescanError::Task(e.to_string()))?;
+    report.affected_digests = touched;
+    report.diff_ms = phase.elapsed().as_millis();
+    let phase = Instant::now();
+    drop(old);
+    meta.set_query_matches(new.into_iter().collect()).await?;
+    report.changed_digests = changes.len();
+    let db_built = db.info.built_at;
+    let now = now_ms();
+    let history = changes
+        .iter()
+        .map(|c| {
+            (
+                c.repo.clone(),
+                c.digest.clone(),
+                HistoryEntry {
+                    time_ms: now,
+                    kind: "rescan".into(),
+                    detail: serde_json::json!({
+                        "added": c.added,
+                        "removed": c.removed,
+                        "new_critical": c.new_critical,
+                        "db_built_at": db_built,
+                    }),
+                },
+            )
+        })
+        .collect();
+    meta.add_scan_history(history).await?;
+    for c in changes {
+        host.publish(ScanEvent::FindingsChanged {
+            repo: c.repo,
+            digest: c.digest,
+            added: c.added,
+            removed: c.removed,
+            new_critical: c.new_critical,
+        });
+    }
+    *last = Some(db.stamp.clone());
+    report.store_ms = phase.elapsed().as_millis();
+    report.elapsed_ms = start.elapsed().as_millis();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use caisson_registry_store::PackageRow;
+
+    fn vuln(id: &str, severity: &str) -> MatchedVuln {
+        MatchedVuln {
+            id: id.into(),
+            aliases: Vec::new(),
+            fixed: Vec::new(),
+            severity: severity.into(),
+            title: None,
+        }
+    }
+
+    fn target(repo: &str, packages: Vec<i64>) -> TargetPackages {
+        TargetPackages {
+            repo: repo.into(),
+            digest: caisson_oci::Digest::sha256(repo.as_bytes()),
+            packages,
+        }
+    }
+
+    fn row(qid: i64) -> PackageRow {
+        PackageRow {
+            qid,
+            name: format!("pkg{qid}"),
+            version: "1".into(),
+        }
+    }
+
+    /// Lookup 1 gains a critical finding and loses a low one; lookup 2 is
+    /// re-matched to the same findings; lookup 3 never changed. Only the
+    /// digest holding lookup 1 changes; the one holding lookup 2 is
+    /// affected but unchanged; the one holding only lookup 3 is neither.
+    #[test]
+    fn only_digests_whose_findings_changed_are_reported() {
+        let affected = AffectedTargets {
+            targets: vec![
+                target("a", vec![10, 30]),
+                target("b", vec![20]),
+                target("c", vec![30]),
+            ],
+            packages: [(10, row(1)), (20, row(2)), (30, row(3))]
+                .into_iter()
+                .collect(),
+        };
+        let old = HashMap::from([
+            (
+                1,
+                Some(vec![vuln("CVE-OLD", "LOW"), vuln("CVE-KEPT", "HIGH")]),
+            ),
+            (2, Some(vec![vuln("CVE-SAME", "MEDIUM")])),
+        ]);
+        let new = HashMap::from([
+            (
+                1,
+                vec![vuln("CVE-KEPT", "HIGH"), vuln("CVE-NEW", "CRITICAL")],
+            ),
+            (2, vec![vuln("CVE-SAME", "MEDIUM")]),
+        ]);
+        let (changes, touched) = diff_targets(&affected, &old, &new);
+        assert_eq!(touched, 2, "a and b hold a re-matched lookup");
+        assert_eq!(
+            changes,
+            vec![TargetChange {
+                repo: "a".into(),
+                digest: caisson_oci::Digest::sha256(b"a"),
+                added: vec!["CVE-NEW".into()],
+                removed: vec!["CVE-OLD".into()],
+                new_critical: vec!["CVE-NEW".into()],
+            }]
+        );
+    }
+
+    /// A lookup matched for the first time (no old matches) counts every
+    /// new finding as added; a severity raised to critical is a new
+    /// critical id without being added.
+    #[test]
+    fn first_match_and_raised_severity() {
+        let affected = AffectedTargets {
+            targets: vec![target("a", vec![1]), target("b", vec![2])],
+            packages: [(1, row(1)), (2, row(2))].into_iter().collect(),
+        };
+        let old = HashMap::from([(1, None), (2, Some(vec![vuln("CVE-2", "HIGH")]))]);
+        let new = HashMap::from([
+            (1, vec![vuln("CVE-1", "LOW")]),
+            (2, vec![vuln("CVE-2", "CRITICAL")]),
+        ]);
+        let (mut changes, touched) = diff_targets(&affected, &old, &new);
+        changes.sort_by(|x, y| x.repo.cmp(&y.repo));
+        assert_eq!(touched, 2);
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        assert_eq!(changes[0].added, vec!["CVE-1".to_string()]);
+        assert!(changes[0].new_critical.is_empty());
+        assert!(changes[1].added.is_empty() && changes[1].removed.is_empty());
+        assert_eq!(changes[1].new_critical, vec!["CVE-2".to_string()]);
     }
 }
