@@ -7,8 +7,10 @@ mod admin_alert;
 mod admin_host;
 mod admission;
 mod audit;
+mod completion;
 mod config;
 mod db;
+mod deploy;
 mod host;
 mod host_agent;
 mod host_bench;
@@ -18,6 +20,7 @@ mod profile;
 mod registry;
 mod registry_args;
 mod sbom;
+mod sbom_attach;
 mod scan;
 mod sensor;
 mod sensor_send;
@@ -32,7 +35,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "caisson",
-    version,
+    version = env!("CAISSON_VERSION"),
     about = "Container security: SBOM, scan, registry, sign, policy"
 )]
 pub struct Cli {
@@ -79,6 +82,12 @@ pub enum Command {
     Profile(profile::ProfileArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
     Version(version::VersionArgs),
+    /// Kubernetes manifests for the registry, the webhook, the host agent and the sensor.
+    Deploy(deploy::DeployArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(completion::CompletionArgs),
+    /// Print the manual page, or write one per subcommand with --out-dir.
+    Man(completion::ManArgs),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -143,5 +152,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Host(args) => host::run(args),
         Command::Sensor(args) => sensor::run(args),
         Command::Profile(args) => profile::run(args),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Completion(args) => completion::completion(args),
+        Command::Man(args) => completion::man(args),
     }
 }

@@ -32,6 +32,10 @@ pub struct SbomArgs {
     /// Largest compression ratio accepted past the first GiB of a layer.
     #[arg(long, value_name = "RATIO")]
     pub max_compression_ratio: Option<u64>,
+    /// Also store the document in a registry as an OCI 1.1 referrer of this
+    /// image (registry/repository[:tag][@digest]); needs -f cyclonedx-json or spdx-json.
+    #[arg(long, value_name = "REF")]
+    pub attach: Option<String>,
 }
 
 pub(crate) fn now_rfc3339() -> String {
@@ -55,8 +59,8 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitCode> {
     if let Some(v) = args.max_compression_ratio {
         opts.limits.max_compression_ratio = v;
     }
-    opts.insecure_registries = args.insecure_registries;
-    opts.ca_bundle = args.registry_ca;
+    opts.insecure_registries = args.insecure_registries.clone();
+    opts.ca_bundle = args.registry_ca.clone();
     let sbom = caisson_sbom::generate(&args.source, &opts)
         .with_context(|| format!("cannot build the SBOM of {}", args.source))?;
     for w in &sbom.warnings {
@@ -70,19 +74,32 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitCode> {
     });
     let mut render = RenderOptions::new(&sbom, &now_rfc3339(), env!("CARGO_PKG_VERSION"));
     render.color = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let attach_media = match (&args.attach, format) {
+        (None, _) => None,
+        (Some(_), Format::CycloneDxJson) => Some("application/vnd.cyclonedx+json"),
+        (Some(_), Format::SpdxJson) => Some("application/spdx+json"),
+        (Some(_), _) => anyhow::bail!("--attach needs -f cyclonedx-json or -f spdx-json"),
+    };
+    let mut document = Vec::new();
+    caisson_report::write(format, &sbom, &render, &mut document)?;
     match &args.output {
-        Some(path) => {
-            let mut f = std::io::BufWriter::new(
-                fs_err::File::create(path).context("cannot create the output file")?,
-            );
-            caisson_report::write(format, &sbom, &render, &mut f)?;
-            f.flush().context("cannot write the output file")?;
-        }
+        Some(path) => fs_err::write(path, &document).context("cannot write the output file")?,
         None => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            caisson_report::write(format, &sbom, &render, &mut lock)?;
+            lock.write_all(&document)
+                .and_then(|()| lock.flush())
+                .context("cannot write to stdout")?;
         }
+    }
+    if let (Some(image), Some(media)) = (&args.attach, attach_media) {
+        let registry = super::registry_args::RegistryArgs {
+            insecure_registries: args.insecure_registries.clone(),
+            registry_ca: args.registry_ca.clone(),
+        };
+        let (subject, referrer) =
+            super::sbom_attach::attach(image, &registry, &document, media, &now_rfc3339())?;
+        eprintln!("Attached the SBOM to {image} ({subject}) as referrer {referrer}");
     }
     Ok(ExitCode::SUCCESS)
 }
