@@ -13,6 +13,7 @@ mod host;
 mod host_agent;
 mod host_bench;
 mod key;
+mod netpol;
 mod policy;
 mod profile;
 mod registry;
@@ -75,6 +76,8 @@ pub enum Command {
     Host(host::HostArgs),
     /// Runtime sensor: alerts on suspicious process and network activity in running containers.
     Sensor(sensor::SensorArgs),
+    /// Network segmentation learned from the sensor's flows: learn NetworkPolicies or an nftables ruleset, check, apply, remove.
+    Netpol(netpol::NetpolArgs),
     /// Executable allowlist profiles stored on a Caisson server: list, show, mode, allow, export.
     Profile(profile::ProfileArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
@@ -143,5 +146,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Host(args) => host::run(args),
         Command::Sensor(args) => sensor::run(args),
         Command::Profile(args) => profile::run(args),
+        Command::Netpol(args) => netpol::run(args),
     }
 }
