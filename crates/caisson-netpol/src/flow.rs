@@ -356,7 +356,9 @@ fn is_host(n: &IpNet) -> bool {
 
 fn wide(a: IpAddr) -> IpNet {
     let len = if a.is_ipv4() { 24 } else { 64 };
-    IpNet::new(a, len).map(|n| n.trunc()).unwrap_or_else(|_| IpNet::from(a))
+    IpNet::new(a, len)
+        .map(|n| n.trunc())
+        .unwrap_or_else(|_| IpNet::from(a))
 }
 
 #[cfg(test)]
@@ -393,7 +395,14 @@ mod tests {
         let mut t = FlowTable::new(10);
         let (web, api) = (container("web"), container("api"));
         t.record(obs(web.clone(), api.clone(), "172.18.0.3", 8080, 100, true));
-        t.record(obs(web.clone(), api.clone(), "172.18.0.3", 8080, 101, false));
+        t.record(obs(
+            web.clone(),
+            api.clone(),
+            "172.18.0.3",
+            8080,
+            101,
+            false,
+        ));
         t.record(obs(web.clone(), api.clone(), "172.18.0.3", 8080, 105, true));
         // A connection seen only at its end (begun before the sensor).
         t.record(obs(web.clone(), api.clone(), "172.18.0.3", 9090, 90, false));
@@ -411,7 +420,14 @@ mod tests {
         let mut t = FlowTable::new(3);
         let web = container("web");
         for port in 0..1000u16 {
-            t.record(obs(web.clone(), container("db"), "172.18.0.4", port, 1, true));
+            t.record(obs(
+                web.clone(),
+                container("db"),
+                "172.18.0.4",
+                port,
+                1,
+                true,
+            ));
         }
         assert_eq!(t.len(), 3);
         assert_eq!(t.dropped, 997);
@@ -422,17 +438,28 @@ mod tests {
     #[test]
     fn flows_round_trip_through_json_lines_and_bad_lines_are_named() {
         let mut t = FlowTable::new(10);
-        t.record(obs(container("web"), container("api"), "172.18.0.3", 80, 5, true));
+        t.record(obs(
+            container("web"),
+            container("api"),
+            "172.18.0.3",
+            80,
+            5,
+            true,
+        ));
         let mut buf = Vec::new();
         write_flows(&mut buf, &t.flows()).unwrap();
         let back = read_flows(&mut buf.as_slice(), "mem").unwrap();
         assert_eq!(back, t.flows());
         let mut bad = buf.clone();
         bad.extend_from_slice(b"\n{\"src\": 1}\n");
-        let e = read_flows(&mut bad.as_slice(), "f.jsonl").unwrap_err().to_string();
+        let e = read_flows(&mut bad.as_slice(), "f.jsonl")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("flows f.jsonl, line 3:"), "{e}");
         let long = vec![b'x'; MAX_LINE + 10];
-        let e = read_flows(&mut long.as_slice(), "f").unwrap_err().to_string();
+        let e = read_flows(&mut long.as_slice(), "f")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("longer than"), "{e}");
     }
 
@@ -441,13 +468,32 @@ mod tests {
         let mut t = FlowTable::new(100);
         for i in 1..=5 {
             let a = format!("203.0.113.{i}");
-            t.record(obs(container("api"), Peer::External(IpNet::from(a.parse::<IpAddr>().unwrap())), &a, 443, i, true));
+            t.record(obs(
+                container("api"),
+                Peer::External(IpNet::from(a.parse::<IpAddr>().unwrap())),
+                &a,
+                443,
+                i,
+                true,
+            ));
         }
-        t.record(obs(container("api"), Peer::External("198.51.100.7/32".parse().unwrap()), "198.51.100.7", 443, 9, true));
+        t.record(obs(
+            container("api"),
+            Peer::External("198.51.100.7/32".parse().unwrap()),
+            "198.51.100.7",
+            443,
+            9,
+            true,
+        ));
         let flows = aggregate_external(t.flows(), 4);
         assert_eq!(flows.len(), 2, "{flows:#?}");
-        let net = flows.iter().find(|f| f.dst == Peer::External("203.0.113.0/24".parse().unwrap())).unwrap();
+        let net = flows
+            .iter()
+            .find(|f| f.dst == Peer::External("203.0.113.0/24".parse().unwrap()))
+            .unwrap();
         assert_eq!((net.count, net.dst_addrs.len()), (5, 5));
-        assert!(flows.iter().any(|f| f.dst == Peer::External("198.51.100.7/32".parse().unwrap())));
+        assert!(flows
+            .iter()
+            .any(|f| f.dst == Peer::External("198.51.100.7/32".parse().unwrap())));
     }
 }

@@ -136,8 +136,7 @@ pub fn parse(text: &str, source_name: &str) -> Result<Vec<NetworkPolicy>, Error>
         if value.is_null() {
             continue;
         }
-        let p: NetworkPolicy =
-            serde_norway::from_value(value).map_err(|e| err(e.to_string()))?;
+        let p: NetworkPolicy = serde_norway::from_value(value).map_err(|e| err(e.to_string()))?;
         if p.kind != "NetworkPolicy" || p.api_version != "networking.k8s.io/v1" {
             return Err(err(format!(
                 "{} {} is not a networking.k8s.io/v1 NetworkPolicy",
@@ -146,7 +145,10 @@ pub fn parse(text: &str, source_name: &str) -> Result<Vec<NetworkPolicy>, Error>
         }
         for sel in p.selectors() {
             for r in &sel.match_expressions {
-                if !matches!(r.operator.as_str(), "In" | "NotIn" | "Exists" | "DoesNotExist") {
+                if !matches!(
+                    r.operator.as_str(),
+                    "In" | "NotIn" | "Exists" | "DoesNotExist"
+                ) {
                     return Err(err(format!("unknown selector operator {:?}", r.operator)));
                 }
             }
@@ -241,7 +243,11 @@ fn peer_matches(sel: &PeerSelector, policy_ns: Option<&str>, peer: &Peer, addr: 
         }
         None => w.namespace.as_deref() == policy_ns,
     };
-    ns_ok && sel.pod_selector.as_ref().is_none_or(|p| p.matches(&w.labels))
+    ns_ok
+        && sel
+            .pod_selector
+            .as_ref()
+            .is_none_or(|p| p.matches(&w.labels))
 }
 
 fn port_matches(sel: &PortSelector, proto: &str, port: u16) -> bool {
@@ -278,12 +284,23 @@ pub fn decide(policies: &[NetworkPolicy], c: &Conn) -> Option<String> {
             .collect();
         let allowed = selecting.iter().any(|p| {
             p.spec.egress.iter().flatten().any(|r| {
-                rule_matches(&r.to, &r.ports, p.metadata.namespace.as_deref(), c.dst, c.dst_addr, c)
+                rule_matches(
+                    &r.to,
+                    &r.ports,
+                    p.metadata.namespace.as_deref(),
+                    c.dst,
+                    c.dst_addr,
+                    c,
+                )
             })
         });
         if !selecting.is_empty() && !allowed {
             let names: Vec<_> = selecting.iter().map(|p| p.metadata.name.as_str()).collect();
-            return Some(format!("egress of {} not allowed by {}", src.display(), names.join(", ")));
+            return Some(format!(
+                "egress of {} not allowed by {}",
+                src.display(),
+                names.join(", ")
+            ));
         }
     }
     if let Some(dst) = c.dst.workload() {
@@ -293,12 +310,23 @@ pub fn decide(policies: &[NetworkPolicy], c: &Conn) -> Option<String> {
             .collect();
         let allowed = selecting.iter().any(|p| {
             p.spec.ingress.iter().flatten().any(|r| {
-                rule_matches(&r.from, &r.ports, p.metadata.namespace.as_deref(), c.src, c.src_addr, c)
+                rule_matches(
+                    &r.from,
+                    &r.ports,
+                    p.metadata.namespace.as_deref(),
+                    c.src,
+                    c.src_addr,
+                    c,
+                )
             })
         });
         if !selecting.is_empty() && !allowed {
             let names: Vec<_> = selecting.iter().map(|p| p.metadata.name.as_str()).collect();
-            return Some(format!("ingress of {} not allowed by {}", dst.display(), names.join(", ")));
+            return Some(format!(
+                "ingress of {} not allowed by {}",
+                dst.display(),
+                names.join(", ")
+            ));
         }
     }
     None
@@ -306,11 +334,18 @@ pub fn decide(policies: &[NetworkPolicy], c: &Conn) -> Option<String> {
 
 /// The selector of `peer` as seen from a policy in namespace `ns`; `None`
 /// for a Kubernetes workload without labels (no selector can pick it).
-fn selectors_for(peer: &Peer, addrs: &BTreeSet<IpAddr>, ns: Option<&str>) -> Option<Vec<PeerSelector>> {
+fn selectors_for(
+    peer: &Peer,
+    addrs: &BTreeSet<IpAddr>,
+    ns: Option<&str>,
+) -> Option<Vec<PeerSelector>> {
     let block = |cidr: IpNet| PeerSelector {
         pod_selector: None,
         namespace_selector: None,
-        ip_block: Some(IpBlock { cidr, except: vec![] }),
+        ip_block: Some(IpBlock {
+            cidr,
+            except: vec![],
+        }),
     };
     match peer {
         Peer::External(net) => Some(vec![block(*net)]),
@@ -344,7 +379,11 @@ fn selectors_for(peer: &Peer, addrs: &BTreeSet<IpAddr>, ns: Option<&str>) -> Opt
 /// (protocol, port) sets per peer → NetworkPolicy ports; more than
 /// [`PORT_COLLAPSE`] ports of one protocol become one range, and the note
 /// says so.
-fn port_selectors(ports: &BTreeSet<(String, u16)>, peer: &str, notes: &mut Vec<String>) -> Vec<PortSelector> {
+fn port_selectors(
+    ports: &BTreeSet<(String, u16)>,
+    peer: &str,
+    notes: &mut Vec<String>,
+) -> Vec<PortSelector> {
     let mut by_proto: BTreeMap<&str, Vec<u16>> = BTreeMap::new();
     for (proto, port) in ports {
         by_proto.entry(proto.as_str()).or_default().push(*port);
@@ -361,7 +400,11 @@ fn port_selectors(ports: &BTreeSet<(String, u16)>, peer: &str, notes: &mut Vec<S
                 "{peer}: {} {proto} ports observed, collapsed into the range {lo}-{hi}: narrow it if the range is wider than the service needs",
                 list.len()
             ));
-            out.push(PortSelector { protocol, port: Some(PortValue::Number(lo)), end_port: Some(hi) });
+            out.push(PortSelector {
+                protocol,
+                port: Some(PortValue::Number(lo)),
+                end_port: Some(hi),
+            });
         } else {
             out.extend(list.into_iter().map(|p| PortSelector {
                 protocol: protocol.clone(),
@@ -386,7 +429,11 @@ pub struct Generated {
 /// One NetworkPolicy per Kubernetes workload in `flows` (`namespace`:
 /// only that namespace's). Workloads that cannot be selected (no labels)
 /// are named in `skipped`.
-pub fn generate(flows: &[Flow], namespace: Option<&str>, skipped: &mut Vec<String>) -> Result<Vec<Generated>, Error> {
+pub fn generate(
+    flows: &[Flow],
+    namespace: Option<&str>,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<Generated>, Error> {
     let mut workloads: BTreeSet<&Workload> = BTreeSet::new();
     for f in flows {
         for p in [&f.src, &f.dst] {
@@ -453,20 +500,40 @@ fn generate_one<'a>(flows: &'a [Flow], w: &Workload) -> Result<Generated, Error>
     let mut header_rules = Vec::new();
     for (peer, (ports, addrs, count)) in &ingress_peers {
         let Some(from) = selectors_for(peer, addrs, ns) else {
-            notes.push(format!("ingress from {}: no pod labels to select it by: left out", peer.display()));
+            notes.push(format!(
+                "ingress from {}: no pod labels to select it by: left out",
+                peer.display()
+            ));
             continue;
         };
-        header_rules.push(format!("ingress from {} on {} ({count} connections)", peer.display(), port_list(ports)));
-        ingress.push(IngressRule { from, ports: port_selectors(ports, &peer.display(), &mut notes) });
+        header_rules.push(format!(
+            "ingress from {} on {} ({count} connections)",
+            peer.display(),
+            port_list(ports)
+        ));
+        ingress.push(IngressRule {
+            from,
+            ports: port_selectors(ports, &peer.display(), &mut notes),
+        });
     }
     let mut egress = Vec::new();
     for (peer, (ports, addrs, count)) in &egress_peers {
         let Some(to) = selectors_for(peer, addrs, ns) else {
-            notes.push(format!("egress to {}: no pod labels to select it by: left out", peer.display()));
+            notes.push(format!(
+                "egress to {}: no pod labels to select it by: left out",
+                peer.display()
+            ));
             continue;
         };
-        header_rules.push(format!("egress to {} on {} ({count} connections)", peer.display(), port_list(ports)));
-        egress.push(EgressRule { to, ports: port_selectors(ports, &peer.display(), &mut notes) });
+        header_rules.push(format!(
+            "egress to {} on {} ({count} connections)",
+            peer.display(),
+            port_list(ports)
+        ));
+        egress.push(EgressRule {
+            to,
+            ports: port_selectors(ports, &peer.display(), &mut notes),
+        });
     }
     egress.push(dns_rule());
     let policy = NetworkPolicy {
@@ -475,10 +542,16 @@ fn generate_one<'a>(flows: &'a [Flow], w: &Workload) -> Result<Generated, Error>
         metadata: Metadata {
             name: format!("{}-caisson", w.name),
             namespace: w.namespace.clone(),
-            labels: BTreeMap::from([("app.kubernetes.io/managed-by".to_string(), "caisson".to_string())]),
+            labels: BTreeMap::from([(
+                "app.kubernetes.io/managed-by".to_string(),
+                "caisson".to_string(),
+            )]),
         },
         spec: Spec {
-            pod_selector: LabelSelector { match_labels: w.labels.clone(), match_expressions: vec![] },
+            pod_selector: LabelSelector {
+                match_labels: w.labels.clone(),
+                match_expressions: vec![],
+            },
             policy_types: vec!["Ingress".into(), "Egress".into()],
             ingress: Some(ingress),
             egress: Some(egress),
@@ -512,7 +585,11 @@ fn generate_one<'a>(flows: &'a [Flow], w: &Workload) -> Result<Generated, Error>
 fn port_list(ports: &BTreeSet<(String, u16)>) -> String {
     let v: Vec<String> = ports.iter().map(|(p, n)| format!("{p}/{n}")).collect();
     if v.len() > 8 {
-        format!("{} … ({} ports)", v.get(..8).unwrap_or_default().join(", "), v.len())
+        format!(
+            "{} … ({} ports)",
+            v.get(..8).unwrap_or_default().join(", "),
+            v.len()
+        )
     } else {
         v.join(", ")
     }
@@ -526,14 +603,21 @@ fn dns_rule() -> EgressRule {
                 match_expressions: vec![],
             }),
             namespace_selector: Some(LabelSelector {
-                match_labels: BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), "kube-system".to_string())]),
+                match_labels: BTreeMap::from([(
+                    NAMESPACE_NAME_LABEL.to_string(),
+                    "kube-system".to_string(),
+                )]),
                 match_expressions: vec![],
             }),
             ip_block: None,
         }],
         ports: ["UDP", "TCP"]
             .into_iter()
-            .map(|p| PortSelector { protocol: Some(p.into()), port: Some(PortValue::Number(53)), end_port: None })
+            .map(|p| PortSelector {
+                protocol: Some(p.into()),
+                port: Some(PortValue::Number(53)),
+                end_port: None,
+            })
             .collect(),
     }
 }

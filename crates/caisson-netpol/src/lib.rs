@@ -12,7 +12,12 @@
 //! parse them back for [`check`], which decides per connection what a policy
 //! would do — the same decision the sensor uses for `network-violation`
 //! alerts. docs/netpol.md is the user documentation.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 pub mod check;
 pub mod error;

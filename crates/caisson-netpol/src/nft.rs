@@ -97,8 +97,7 @@ impl Ruleset {
         r.src.as_ref().is_none_or(|m| self.addr_in(m, c.src_addr))
             && r.dst.as_ref().is_none_or(|m| self.addr_in(m, c.dst_addr))
             && r.proto.as_deref().is_none_or(|p| p == c.proto)
-            && r
-                .dports
+            && r.dports
                 .as_ref()
                 .is_none_or(|v| v.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c.port)))
     }
@@ -106,12 +105,18 @@ impl Ruleset {
     /// Why the first matching rule drops this new connection; `None` when
     /// it is accepted (by a rule, or by the chain's `policy accept`).
     pub fn decide(&self, c: &Conn) -> Option<String> {
-        let r = self.rules.iter().find(|r| r.verdict.is_some() && self.matches(r, c))?;
+        let r = self
+            .rules
+            .iter()
+            .find(|r| r.verdict.is_some() && self.matches(r, c))?;
         (r.verdict == Some(RuleVerdict::Drop)).then(|| {
             format!(
                 "dropped by the rule on line {}{}",
                 r.line,
-                r.comment.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+                r.comment
+                    .as_ref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
             )
         })
     }
@@ -123,13 +128,18 @@ impl Ruleset {
         let lines: BTreeSet<usize> = self
             .rules
             .iter()
-            .filter(|r| r.verdict == Some(RuleVerdict::Drop) && r.log_prefix.as_deref() == Some(DROP_PREFIX))
+            .filter(|r| {
+                r.verdict == Some(RuleVerdict::Drop) && r.log_prefix.as_deref() == Some(DROP_PREFIX)
+            })
             .map(|r| r.line)
             .collect();
         let mut out = String::new();
         for (i, l) in text.lines().enumerate() {
             if lines.contains(&(i + 1)) {
-                let l = l.replace(&format!("\"{DROP_PREFIX}\""), &format!("\"{AUDIT_PREFIX}\""));
+                let l = l.replace(
+                    &format!("\"{DROP_PREFIX}\""),
+                    &format!("\"{AUDIT_PREFIX}\""),
+                );
                 let l = match l.rfind(" drop") {
                     Some(at) => format!(
                         "{} accept{}",
@@ -168,7 +178,10 @@ fn kind_name(w: &Workload) -> &'static str {
 
 fn quote(s: &str) -> String {
     // nft strings cannot hold a double quote; names come from containers.
-    s.chars().filter(|c| *c != '"' && !c.is_control()).take(120).collect()
+    s.chars()
+        .filter(|c| *c != '"' && !c.is_control())
+        .take(120)
+        .collect()
 }
 
 /// The ruleset for these flows. Flows between two workloads need their
@@ -180,12 +193,20 @@ pub fn generate(flows: &[Flow]) -> String {
             if let Some(w) = p.workload() {
                 let e = workloads.entry(w).or_default();
                 for a in addrs {
-                    if a.is_ipv4() { e.0.insert(*a); } else { e.1.insert(*a); }
+                    if a.is_ipv4() {
+                        e.0.insert(*a);
+                    } else {
+                        e.1.insert(*a);
+                    }
                 }
             }
         }
     }
-    let names: BTreeMap<&Workload, usize> = workloads.keys().enumerate().map(|(i, w)| (*w, i + 1)).collect();
+    let names: BTreeMap<&Workload, usize> = workloads
+        .keys()
+        .enumerate()
+        .map(|(i, w)| (*w, i + 1))
+        .collect();
     let (first, last) = flows.iter().fold((i64::MAX, i64::MIN), |(a, b), f| {
         (a.min(f.first_seen_secs()), b.max(f.last_seen_secs()))
     });
@@ -198,7 +219,10 @@ pub fn generate(flows: &[Flow]) -> String {
         caisson_report::rfc3339_utc_secs(if first == i64::MAX { 0 } else { first }),
         caisson_report::rfc3339_utc_secs(if last == i64::MIN { 0 } else { last }),
     );
-    let _ = writeln!(t, "# Each accept rule is one learned flow; any other new connection from or to a");
+    let _ = writeln!(
+        t,
+        "# Each accept rule is one learned flow; any other new connection from or to a"
+    );
     let _ = writeln!(t, "# workload below is counted (counter {COUNTER}), logged to NFLOG group {LOG_GROUP} and dropped.");
     let _ = writeln!(t, "# Review: `caisson netpol check THIS_FILE --flows FLOWS`; try: `caisson netpol apply --nftables THIS_FILE --audit`.");
     let _ = writeln!(t, "table inet {TABLE}");
@@ -227,7 +251,10 @@ pub fn generate(flows: &[Flow]) -> String {
         all4.extend(v4.iter().copied());
         all6.extend(v6.iter().copied());
     }
-    for (name, ty, all) in [("managed", "ipv4_addr", &all4), ("managed_6", "ipv6_addr", &all6)] {
+    for (name, ty, all) in [
+        ("managed", "ipv4_addr", &all4),
+        ("managed_6", "ipv6_addr", &all6),
+    ] {
         if !all.is_empty() {
             let elems: Vec<String> = all.iter().map(ToString::to_string).collect();
             let _ = writeln!(
@@ -238,13 +265,18 @@ pub fn generate(flows: &[Flow]) -> String {
         }
     }
     let _ = writeln!(t, "\tchain forward {{");
-    let _ = writeln!(t, "\t\ttype filter hook forward priority filter - 1; policy accept;");
+    let _ = writeln!(
+        t,
+        "\t\ttype filter hook forward priority filter - 1; policy accept;"
+    );
     let _ = writeln!(t, "\t\tct state established,related accept");
     // One rule per (source, destination, protocol, family) with its ports.
     let mut grouped: BTreeMap<(&Peer, &Peer, &str, bool), (BTreeSet<u16>, u64)> = BTreeMap::new();
     for f in flows {
         for v6 in [false, true] {
-            let e = grouped.entry((&f.src, &f.dst, f.proto.as_str(), v6)).or_default();
+            let e = grouped
+                .entry((&f.src, &f.dst, f.proto.as_str(), v6))
+                .or_default();
             e.0.insert(f.port);
             e.1 = e.1.saturating_add(f.count);
         }

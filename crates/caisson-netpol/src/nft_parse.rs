@@ -87,7 +87,10 @@ impl P<'_> {
         self.toks.get(self.at).map_or(&Tok::End, |t| &t.0)
     }
     fn line(&self) -> usize {
-        self.toks.get(self.at).or(self.toks.last()).map_or(0, |t| t.1)
+        self.toks
+            .get(self.at)
+            .or(self.toks.last())
+            .map_or(0, |t| t.1)
     }
     fn next(&mut self) -> Tok {
         let t = self.peek().clone();
@@ -109,7 +112,10 @@ impl P<'_> {
     fn text(&mut self) -> R<String> {
         match self.next() {
             Tok::Word(w) | Tok::Str(w) => Ok(w),
-            t => Err((self.line(), format!("expected a name or string, found {t:?}"))),
+            t => Err((
+                self.line(),
+                format!("expected a name or string, found {t:?}"),
+            )),
         }
     }
     fn expect(&mut self, t: Tok) -> R<()> {
@@ -365,7 +371,10 @@ fn rule(p: &mut P) -> R<Rule> {
                             states.push(s);
                         }
                     }
-                    if states.iter().any(|s| s == "new" || s == "invalid" || s == "untracked") {
+                    if states
+                        .iter()
+                        .any(|s| s == "new" || s == "invalid" || s == "untracked")
+                    {
                         return p.fail("only `ct state established,related` is read");
                     }
                     r.ct_state = true;

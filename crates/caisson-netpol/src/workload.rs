@@ -208,8 +208,14 @@ mod tests {
             (COMPOSE_SERVICE_LABEL, "api"),
             (COMPOSE_PROJECT_LABEL, "shop"),
         ]);
-        assert_eq!(Workload::from_container("shop-api-1", &l).display(), "shop/api");
+        assert_eq!(
+            Workload::from_container("shop-api-1", &l).display(),
+            "shop/api"
+        );
         let w = Workload::from_container("/plain", &BTreeMap::new());
-        assert_eq!((w.kind, w.name.as_str()), (WorkloadKind::Container, "plain"));
+        assert_eq!(
+            (w.kind, w.name.as_str()),
+            (WorkloadKind::Container, "plain")
+        );
     }
 }

@@ -75,8 +75,14 @@ fn learned_network_policies_are_schema_valid_and_allow_exactly_the_flows() {
     let mut skipped = Vec::new();
     let generated = k8s::generate(&flows, Some("shop"), &mut skipped).unwrap();
     assert!(skipped.is_empty(), "{skipped:?}");
-    let names: BTreeSet<_> = generated.iter().map(|g| g.policy.metadata.name.as_str()).collect();
-    assert_eq!(names, BTreeSet::from(["api-caisson", "db-caisson", "web-caisson"]));
+    let names: BTreeSet<_> = generated
+        .iter()
+        .map(|g| g.policy.metadata.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["api-caisson", "db-caisson", "web-caisson"])
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut all = String::new();
     for g in &generated {
@@ -99,22 +105,40 @@ fn learned_network_policies_are_schema_valid_and_allow_exactly_the_flows() {
         all.push_str("---\n");
     }
     let web_text = &generated.iter().find(|g| g.workload == web).unwrap().text;
-    assert!(web_text.contains("30 tcp ports observed, collapsed into the range 9100-9129"), "{web_text}");
+    assert!(
+        web_text.contains("30 tcp ports observed, collapsed into the range 9100-9129"),
+        "{web_text}"
+    );
     assert!(web_text.contains("endPort: 9129"), "{web_text}");
-    assert!(web_text.contains("kubernetes.io/metadata.name: monitoring"), "{web_text}");
+    assert!(
+        web_text.contains("kubernetes.io/metadata.name: monitoring"),
+        "{web_text}"
+    );
     assert!(!web_text.contains("pod-template-hash"), "{web_text}");
     let api_text = &generated.iter().find(|g| g.workload == api).unwrap().text;
     assert!(api_text.contains("cidr: 203.0.113.0/24"), "{api_text}");
-    assert!(api_text.contains("icmp with shop/db not expressible"), "{api_text}");
+    assert!(
+        api_text.contains("icmp with shop/db not expressible"),
+        "{api_text}"
+    );
 
     // Read back: every observed flow is allowed (ICMP aside, which the
     // header says was left out), plus DNS; what was not observed is denied.
     let policy = Policy::parse(&all, "generated").unwrap();
     let denied: Vec<_> = denied_flows(&policy, &flows)
         .into_iter()
-        .map(|d| (d.flow.src.display(), d.flow.dst.display(), d.flow.proto.clone()))
+        .map(|d| {
+            (
+                d.flow.src.display(),
+                d.flow.dst.display(),
+                d.flow.proto.clone(),
+            )
+        })
         .collect();
-    assert_eq!(denied, vec![("shop/api".into(), "shop/db".into(), "icmp".into())]);
+    assert_eq!(
+        denied,
+        vec![("shop/api".into(), "shop/db".into(), "icmp".into())]
+    );
     let dns = Peer::Workload(Workload {
         kind: caisson_netpol::WorkloadKind::K8s,
         namespace: Some("kube-system".into()),
@@ -132,7 +156,10 @@ fn learned_network_policies_are_schema_valid_and_allow_exactly_the_flows() {
     };
     assert_eq!(policy.decide(&conn(&pw, &dns, 53, "udp")), Verdict::Allow);
     match policy.decide(&conn(&pw, &pd, 5432, "tcp")) {
-        Verdict::Deny(r) => assert!(r.contains("egress of shop/web not allowed by web-caisson"), "{r}"),
+        Verdict::Deny(r) => assert!(
+            r.contains("egress of shop/web not allowed by web-caisson"),
+            "{r}"
+        ),
         Verdict::Allow => panic!("web → db allowed"),
     }
     match policy.decide(&conn(&pa, &pd, 5433, "tcp")) {
@@ -149,26 +176,50 @@ fn learned_nftables_ruleset_parses_in_nft_and_check_agrees_with_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("caisson.nft");
         std::fs::write(&path, &text).unwrap();
-        for t in [text.clone(), Policy::parse(&text, "x").map(|_| ()).map(|()| {
-            match Policy::parse(&text, "x").unwrap() {
-                Policy::Nft(r) => r.audit_text(&text),
-                Policy::K8s(_) => unreachable!(),
-            }
-        }).unwrap()] {
+        for t in [
+            text.clone(),
+            Policy::parse(&text, "x")
+                .map(|_| ())
+                .map(|()| match Policy::parse(&text, "x").unwrap() {
+                    Policy::Nft(r) => r.audit_text(&text),
+                    Policy::K8s(_) => unreachable!(),
+                })
+                .unwrap(),
+        ] {
             std::fs::write(&path, &t).unwrap();
-            let out = Command::new("nft").arg("-c").arg("-f").arg(&path).output().unwrap();
-            assert!(out.status.success(), "nft -c: {}\n{t}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("nft")
+                .arg("-c")
+                .arg("-f")
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "nft -c: {}\n{t}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
     let Policy::Nft(rs) = Policy::parse(&text, "generated").unwrap() else {
         panic!("not read as nftables");
     };
-    assert!(text.contains("log prefix \"caisson-netpol drop \" group 7 drop"), "{text}");
+    assert!(
+        text.contains("log prefix \"caisson-netpol drop \" group 7 drop"),
+        "{text}"
+    );
     let policy = Policy::Nft(rs.clone());
     assert!(denied_flows(&policy, &flows).is_empty(), "{text}");
     // web → db was never observed: the ruleset drops it.
-    let web = &flows.iter().find(|f| f.src.display() == "shop/web").unwrap().src;
-    let db = &flows.iter().find(|f| f.dst.display() == "shop/db").unwrap().dst;
+    let web = &flows
+        .iter()
+        .find(|f| f.src.display() == "shop/web")
+        .unwrap()
+        .src;
+    let db = &flows
+        .iter()
+        .find(|f| f.dst.display() == "shop/db")
+        .unwrap()
+        .dst;
     let c = Conn {
         src: web,
         dst: db,
@@ -180,25 +231,46 @@ fn learned_nftables_ruleset_parses_in_nft_and_check_agrees_with_it() {
     assert!(matches!(policy.decide(&c), Verdict::Deny(_)));
     // Audit: the same decisions for check, but the dropping lines accept.
     let audit = rs.audit_text(&text);
-    assert!(audit.contains("log prefix \"caisson-netpol audit \" group 7 accept"), "{audit}");
+    assert!(
+        audit.contains("log prefix \"caisson-netpol audit \" group 7 accept"),
+        "{audit}"
+    );
     assert!(!audit.contains(" drop\n"), "{audit}");
     // Hosts the ruleset does not know are left alone.
     let other = Peer::External("192.0.2.1/32".parse().unwrap());
-    let c = Conn { src: &other, dst: &other, src_addr: "192.0.2.1".parse().unwrap(), dst_addr: "192.0.2.2".parse().unwrap(), port: 22, proto: "tcp" };
+    let c = Conn {
+        src: &other,
+        dst: &other,
+        src_addr: "192.0.2.1".parse().unwrap(),
+        dst_addr: "192.0.2.2".parse().unwrap(),
+        port: 22,
+        proto: "tcp",
+    };
     assert_eq!(policy.decide(&c), Verdict::Allow);
 }
 
 #[test]
 fn rulesets_and_policies_check_cannot_read_are_errors_naming_the_line() {
-    let e = Policy::parse("table inet caisson {\n chain forward {\n  ip saddr 10.0.0.1 tcp flags syn drop\n }\n}\n", "r.nft")
-        .unwrap_err()
-        .to_string();
-    assert_eq!(e, "nftables ruleset r.nft, line 3: only `tcp dport` is read");
+    let e = Policy::parse(
+        "table inet caisson {\n chain forward {\n  ip saddr 10.0.0.1 tcp flags syn drop\n }\n}\n",
+        "r.nft",
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        "nftables ruleset r.nft, line 3: only `tcp dport` is read"
+    );
     let e = Policy::parse("table inet caisson {\n chain forward {\n  type filter hook forward priority 0; policy drop;\n }\n}\n", "r.nft")
         .unwrap_err()
         .to_string();
     assert!(e.contains("line 3: only `policy accept`"), "{e}");
-    let e = Policy::parse("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {}\n", "p.yaml").unwrap_err().to_string();
+    let e = Policy::parse(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {}\n",
+        "p.yaml",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.starts_with("NetworkPolicy p.yaml, document 1:"), "{e}");
     let named = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: a}\nspec:\n  podSelector: {}\n  ingress:\n  - ports: [{port: http}]\n";
     let e = Policy::parse(named, "p.yaml").unwrap_err().to_string();

@@ -161,7 +161,13 @@ impl Netpol {
             ConnPhase::Audited => "audit",
             _ => "observed",
         };
-        let key = format!("{}>{}:{}/{}", src_peer.display(), dst_peer.display(), port, c.proto);
+        let key = format!(
+            "{}>{}:{}/{}",
+            src_peer.display(),
+            dst_peer.display(),
+            port,
+            c.proto
+        );
         let Some(suppressed) = self.limiter.check(VIOLATION_RULE, &key, now) else {
             return;
         };
@@ -177,7 +183,11 @@ impl Netpol {
         sink.send(&Alert {
             time: caisson_report::rfc3339_utc(c.time.unwrap_or_else(SystemTime::now)),
             rule: VIOLATION_RULE.to_string(),
-            severity: if c.phase == ConnPhase::Dropped { Severity::Medium } else { Severity::High },
+            severity: if c.phase == ConnPhase::Dropped {
+                Severity::Medium
+            } else {
+                Severity::High
+            },
             mitre: vec!["T1021".into()],
             host: host.to_string(),
             container,

@@ -65,7 +65,10 @@ fn sensor(host: &str, alerts: &Path, extra: &[&str], container_id: &str) -> Chil
         .expect("caisson runs");
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let addr = loop {
-        let line = lines.next().expect("the sensor printed its metrics address").expect("stderr");
+        let line = lines
+            .next()
+            .expect("the sensor printed its metrics address")
+            .expect("stderr");
         if let Some(rest) = line.split("metrics on http://").nth(1) {
             break rest.trim_end_matches("/metrics").to_string();
         }
@@ -78,7 +81,10 @@ fn sensor(host: &str, alerts: &Path, extra: &[&str], container_id: &str) -> Chil
     let deadline = Instant::now() + Duration::from_secs(20);
     let want = format!("caisson_container_pids{{container_id=\"{container_id}\"");
     while !scrape(&addr).contains(&want) {
-        assert!(Instant::now() < deadline, "the sensor did not watch the containers within 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "the sensor did not watch the containers within 20 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     child
@@ -86,7 +92,10 @@ fn sensor(host: &str, alerts: &Path, extra: &[&str], container_id: &str) -> Chil
 
 /// SIGTERM, then wait: the sensor writes its flows file on the way out.
 fn stop(mut child: Child) {
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let status = child.wait().expect("wait");
     assert!(status.success(), "sensor exited with {status}");
 }
@@ -95,14 +104,28 @@ fn stop(mut child: Child) {
 fn connect(host: &str, from: &str, ip: &str, port: u16) -> bool {
     let out = docker(
         host,
-        &["exec", from, "sh", "-c", &format!("nc -w 2 {ip} {port} </dev/null")],
+        &[
+            "exec",
+            from,
+            "sh",
+            "-c",
+            &format!("nc -w 2 {ip} {port} </dev/null"),
+        ],
     );
     String::from_utf8_lossy(&out.stdout).contains("ok")
 }
 
 fn ip_of(host: &str, name: &str) -> String {
     let out = ok(
-        docker(host, &["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name]),
+        docker(
+            host,
+            &[
+                "inspect",
+                "-f",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                name,
+            ],
+        ),
         "inspect",
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -124,13 +147,19 @@ fn violations_counter() -> u64 {
 
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().expect("runs");
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
 fn learned_segmentation_is_enforced_audited_and_checked_on_a_docker_bridge() {
-    let Some(host) = test_docker_host() else { return };
+    let Some(host) = test_docker_host() else {
+        return;
+    };
     if !caisson_testsupport::have_tools(&["nft", "kubernetes-validate"]) {
         return;
     }
@@ -139,8 +168,14 @@ fn learned_segmentation_is_enforced_audited_and_checked_on_a_docker_bridge() {
         return;
     };
     let tag = format!("np{}", std::process::id());
-    let net = Network { host: host.clone(), name: tag.clone() };
-    ok(docker(&host, &["network", "create", &net.name]), "network create");
+    let net = Network {
+        host: host.clone(),
+        name: tag.clone(),
+    };
+    ok(
+        docker(&host, &["network", "create", &net.name]),
+        "network create",
+    );
     let mut ids = Vec::new();
     let mut guards = Vec::new();
     for (tier, server) in [("web", None), ("api", Some(8080)), ("db", Some(5432))] {
@@ -153,20 +188,39 @@ fn learned_segmentation_is_enforced_audited_and_checked_on_a_docker_bridge() {
             docker(
                 &host,
                 &[
-                    "run", "-d", "--name", &name, "--network", &net.name,
-                    "--label", &format!("io.kubernetes.pod.name={tier}-5f6b7c8d9f-x2kqz"),
-                    "--label", "io.kubernetes.pod.namespace=shop",
-                    "--label", "pod-template-hash=5f6b7c8d9f",
-                    "--label", &format!("app={tier}"),
-                    &image, "sh", "-c", &cmd,
+                    "run",
+                    "-d",
+                    "--name",
+                    &name,
+                    "--network",
+                    &net.name,
+                    "--label",
+                    &format!("io.kubernetes.pod.name={tier}-5f6b7c8d9f-x2kqz"),
+                    "--label",
+                    "io.kubernetes.pod.namespace=shop",
+                    "--label",
+                    "pod-template-hash=5f6b7c8d9f",
+                    "--label",
+                    &format!("app={tier}"),
+                    &image,
+                    "sh",
+                    "-c",
+                    &cmd,
                 ],
             ),
             "docker run",
         );
         ids.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
-        guards.push(Container { host: host.clone(), name: name.clone() });
+        guards.push(Container {
+            host: host.clone(),
+            name: name.clone(),
+        });
     }
-    let (web, api, db) = (format!("{tag}-web"), format!("{tag}-api"), format!("{tag}-db"));
+    let (web, api, db) = (
+        format!("{tag}-web"),
+        format!("{tag}-api"),
+        format!("{tag}-db"),
+    );
     let (api_ip, db_ip) = (ip_of(&host, &api), ip_of(&host, &db));
     let _table = TableGuard;
     let dir = tempfile::tempdir().unwrap();
@@ -174,15 +228,28 @@ fn learned_segmentation_is_enforced_audited_and_checked_on_a_docker_bridge() {
 
     // 1. Learn: the sensor records the three-tier traffic.
     let flows = d.join("learn.jsonl");
-    let s = sensor(&host, &d.join("a0.jsonl"), &["--flows", flows.to_str().unwrap()], &ids[0]);
+    let s = sensor(
+        &host,
+        &d.join("a0.jsonl"),
+        &["--flows", flows.to_str().unwrap()],
+        &ids[0],
+    );
     for _ in 0..3 {
-        assert!(connect(&host, &web, &api_ip, 8080), "web → api before any policy");
-        assert!(connect(&host, &api, &db_ip, 5432), "api → db before any policy");
+        assert!(
+            connect(&host, &web, &api_ip, 8080),
+            "web → api before any policy"
+        );
+        assert!(
+            connect(&host, &api, &db_ip, 5432),
+            "api → db before any policy"
+        );
     }
     stop(s);
     let text = std::fs::read_to_string(&flows).unwrap();
-    let learned: Vec<serde_json::Value> =
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let learned: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let has = |src: &str, dst: &str, port: u64| {
         learned.iter().any(|f| {
             f["src"]["workload"]["name"] == src
@@ -193,65 +260,158 @@ fn learned_segmentation_is_enforced_audited_and_checked_on_a_docker_bridge() {
         })
     };
     assert!(has("web", "api", 8080) && has("api", "db", 5432), "{text}");
-    assert!(!learned.iter().any(|f| f["dst"]["workload"]["name"] == "db" && f["src"]["workload"]["name"] == "web"), "{text}");
+    assert!(
+        !learned
+            .iter()
+            .any(|f| f["dst"]["workload"]["name"] == "db" && f["src"]["workload"]["name"] == "web"),
+        "{text}"
+    );
 
     // 2. Both formats, each checked by its own tool.
     let k8s_dir = d.join("k8s");
-    run_ok(caisson().args(["netpol", "learn", "--format", "k8s", "--namespace", "shop", "--since", "1h", "--flows"]).arg(&flows).arg("-o").arg(&k8s_dir));
+    run_ok(
+        caisson()
+            .args([
+                "netpol",
+                "learn",
+                "--format",
+                "k8s",
+                "--namespace",
+                "shop",
+                "--since",
+                "1h",
+                "--flows",
+            ])
+            .arg(&flows)
+            .arg("-o")
+            .arg(&k8s_dir),
+    );
     let mut policies = 0;
     for e in std::fs::read_dir(&k8s_dir).unwrap() {
         let p = e.unwrap().path();
-        run_ok(Command::new("kubernetes-validate").args(["--strict", "--no-warn"]).arg(&p));
+        run_ok(
+            Command::new("kubernetes-validate")
+                .args(["--strict", "--no-warn"])
+                .arg(&p),
+        );
         policies += 1;
     }
     assert_eq!(policies, 3, "one NetworkPolicy per workload");
     let nft_dir = d.join("nft");
-    run_ok(caisson().args(["netpol", "learn", "--format", "nftables", "--flows"]).arg(&flows).arg("-o").arg(&nft_dir));
+    run_ok(
+        caisson()
+            .args(["netpol", "learn", "--format", "nftables", "--flows"])
+            .arg(&flows)
+            .arg("-o")
+            .arg(&nft_dir),
+    );
     let ruleset = nft_dir.join("caisson.nft");
     run_ok(Command::new("nft").arg("-c").arg("-f").arg(&ruleset));
     // What docs/netpol.md shows (`--nocapture`).
     eprintln!("{text}");
-    eprintln!("{}", std::fs::read_to_string(k8s_dir.join("shop-api-caisson.yaml")).unwrap());
+    eprintln!(
+        "{}",
+        std::fs::read_to_string(k8s_dir.join("shop-api-caisson.yaml")).unwrap()
+    );
     eprintln!("{}", std::fs::read_to_string(&ruleset).unwrap());
     // The learned flows pass their own policies.
     for policy in [ruleset.clone(), k8s_dir.join("shop-web-caisson.yaml")] {
-        let out = caisson().args(["netpol", "check"]).arg(&policy).arg("--flows").arg(&flows).output().unwrap();
-        assert!(out.status.success(), "{}: {}{}", policy.display(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = caisson()
+            .args(["netpol", "check"])
+            .arg(&policy)
+            .arg("--flows")
+            .arg(&flows)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            policy.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     // 3. Audit: nothing dropped, the would-be drop counted, check names it.
-    run_ok(caisson().args(["netpol", "apply", "--audit", "--nftables"]).arg(&ruleset));
+    run_ok(
+        caisson()
+            .args(["netpol", "apply", "--audit", "--nftables"])
+            .arg(&ruleset),
+    );
     let audit_flows = d.join("audit.jsonl");
     let audit_alerts = d.join("audit-alerts.jsonl");
-    let s = sensor(&host, &audit_alerts, &["--flows", audit_flows.to_str().unwrap(), "--netpol", ruleset.to_str().unwrap()], &ids[0]);
+    let s = sensor(
+        &host,
+        &audit_alerts,
+        &[
+            "--flows",
+            audit_flows.to_str().unwrap(),
+            "--netpol",
+            ruleset.to_str().unwrap(),
+        ],
+        &ids[0],
+    );
     assert!(connect(&host, &web, &api_ip, 8080));
     assert!(connect(&host, &api, &db_ip, 5432));
-    assert!(connect(&host, &web, &db_ip, 5432), "audit mode dropped web → db");
+    assert!(
+        connect(&host, &web, &db_ip, 5432),
+        "audit mode dropped web → db"
+    );
     let audited = violations_counter();
     assert!(audited >= 1, "audit counted no would-be drop");
     stop(s);
-    let out = caisson().args(["netpol", "check"]).arg(&ruleset).arg("--flows").arg(&audit_flows).output().unwrap();
+    let out = caisson()
+        .args(["netpol", "check"])
+        .arg(&ruleset)
+        .arg("--flows")
+        .arg(&audit_flows)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "check found nothing to deny");
     let denied = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = denied.lines().collect();
     assert_eq!(lines.len(), 1, "{denied}");
-    assert!(lines[0].starts_with("DENY  shop/web -> shop/db  tcp/5432"), "{denied}");
+    assert!(
+        lines[0].starts_with("DENY  shop/web -> shop/db  tcp/5432"),
+        "{denied}"
+    );
 
     // 4. Enforce: learned flows work next to Docker's rules, web → db is
     // dropped, and reported.
-    run_ok(caisson().args(["netpol", "apply", "--nftables"]).arg(&ruleset));
+    run_ok(
+        caisson()
+            .args(["netpol", "apply", "--nftables"])
+            .arg(&ruleset),
+    );
     let alerts = d.join("enforce-alerts.jsonl");
-    let s = sensor(&host, &alerts, &["--netpol", ruleset.to_str().unwrap()], &ids[0]);
-    assert!(connect(&host, &web, &api_ip, 8080), "enforced: web → api broken");
-    assert!(connect(&host, &api, &db_ip, 5432), "enforced: api → db broken");
-    assert!(!connect(&host, &web, &db_ip, 5432), "enforced: web → db got through");
+    let s = sensor(
+        &host,
+        &alerts,
+        &["--netpol", ruleset.to_str().unwrap()],
+        &ids[0],
+    );
+    assert!(
+        connect(&host, &web, &api_ip, 8080),
+        "enforced: web → api broken"
+    );
+    assert!(
+        connect(&host, &api, &db_ip, 5432),
+        "enforced: api → db broken"
+    );
+    assert!(
+        !connect(&host, &web, &db_ip, 5432),
+        "enforced: web → db got through"
+    );
     assert!(violations_counter() > audited);
     let deadline = Instant::now() + Duration::from_secs(5);
     let violation = loop {
-        let found = std::fs::read_to_string(&alerts).unwrap_or_default().lines().find_map(|l| {
-            let a: serde_json::Value = serde_json::from_str(l).ok()?;
-            (a["rule"] == "network-violation").then_some(a)
-        });
+        let found = std::fs::read_to_string(&alerts)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| {
+                let a: serde_json::Value = serde_json::from_str(l).ok()?;
+                (a["rule"] == "network-violation").then_some(a)
+            });
         if let Some(a) = found {
             break a;
         }
@@ -261,17 +421,32 @@ fn learned_segmentation_is_enforced_audited_and_checked_on_a_docker_bridge() {
     stop(s);
     let e = &violation["evidence"];
     assert_eq!(e["enforcement"], "dropped", "{violation}");
-    assert_eq!((e["src_workload"].as_str(), e["dst_workload"].as_str(), e["dst_port"].as_u64()), (Some("shop/web"), Some("shop/db"), Some(5432)), "{violation}");
+    assert_eq!(
+        (
+            e["src_workload"].as_str(),
+            e["dst_workload"].as_str(),
+            e["dst_port"].as_u64()
+        ),
+        (Some("shop/web"), Some("shop/db"), Some(5432)),
+        "{violation}"
+    );
     assert_eq!(violation["container"]["name"], web.as_str());
     let all = std::fs::read_to_string(&alerts).unwrap();
     assert!(
-        all.lines().filter(|l| l.contains("network-violation")).all(|l| l.contains("shop/db") && l.contains("shop/web")),
+        all.lines()
+            .filter(|l| l.contains("network-violation"))
+            .all(|l| l.contains("shop/db") && l.contains("shop/web")),
         "a learned flow was reported: {all}"
     );
 
     // 5. Remove: the table is gone and web → db works again.
     run_ok(caisson().args(["netpol", "remove"]));
-    assert!(!Command::new("nft").args(["list", "table", "inet", "caisson"]).stderr(Stdio::null()).status().unwrap().success());
+    assert!(!Command::new("nft")
+        .args(["list", "table", "inet", "caisson"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
     assert!(connect(&host, &web, &db_ip, 5432));
     drop(guards);
     drop(net);

@@ -24,7 +24,11 @@ use crate::wire::{self, conntrack::proto_name, nflog};
 const COPY_RANGE: u32 = 96;
 
 /// Binds NFLOG group `group`, then reads it on a new thread until `stop`.
-pub fn spawn(queue: Queue, stop: Arc<AtomicBool>, group: u16) -> Result<JoinHandle<()>, SourceError> {
+pub fn spawn(
+    queue: Queue,
+    stop: Arc<AtomicBool>,
+    group: u16,
+) -> Result<JoinHandle<()>, SourceError> {
     let err = |source| SourceError::Socket {
         source_name: "nflog",
         source,
@@ -64,9 +68,17 @@ fn open(group: u16) -> std::io::Result<Socket> {
     let mut sock = Socket::new(NETLINK_NETFILTER)?;
     sock.bind(&SocketAddr::new(0, 0))?;
     let _ = sock.set_rx_buf_sz(RECV_BUFFER);
-    rustix::net::sockopt::set_socket_timeout(&sock, rustix::net::sockopt::Timeout::Recv, Some(POLL))?;
+    rustix::net::sockopt::set_socket_timeout(
+        &sock,
+        rustix::net::sockopt::Timeout::Recv,
+        Some(POLL),
+    )?;
     request(&sock, group, ConfigNla::Cmd(ConfigCmd::Bind))?;
-    request(&sock, group, ConfigNla::Mode(ConfigMode::new_packet(COPY_RANGE)))?;
+    request(
+        &sock,
+        group,
+        ConfigNla::Mode(ConfigMode::new_packet(COPY_RANGE)),
+    )?;
     Ok(sock)
 }
 
@@ -85,7 +97,10 @@ fn run(sock: &Socket, queue: &Queue, stop: &AtomicBool) {
         let now = SystemTime::now();
         let mut alive = true;
         let undecoded = nflog::decode(&buf, |p| {
-            let phase = if p.prefix.starts_with(caisson_netpol::nft::AUDIT_PREFIX.trim_end()) {
+            let phase = if p
+                .prefix
+                .starts_with(caisson_netpol::nft::AUDIT_PREFIX.trim_end())
+            {
                 ConnPhase::Audited
             } else {
                 ConnPhase::Dropped

@@ -120,9 +120,9 @@ mod tests {
         ip.extend_from_slice(&5432u16.to_be_bytes());
         ip.extend_from_slice(&[0; 16]);
         let attrs = [
-            nla(1, &[0x08, 0x00, 2, 0]),                 // NFULA_PACKET_HDR
-            nla(10, b"caisson-netpol drop \0"),          // NFULA_PREFIX
-            nla(9, &ip),                                 // NFULA_PAYLOAD
+            nla(1, &[0x08, 0x00, 2, 0]),        // NFULA_PACKET_HDR
+            nla(10, b"caisson-netpol drop \0"), // NFULA_PREFIX
+            nla(9, &ip),                        // NFULA_PAYLOAD
         ]
         .concat();
         let mut body = vec![2u8, 0, 0, 7]; // nfgenmsg: AF_INET, v0, group 7

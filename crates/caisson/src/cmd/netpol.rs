@@ -219,10 +219,18 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn nft_run(nft_prog: &str, args: &[&str], stdin: Option<&str>) -> anyhow::Result<std::process::Output> {
+fn nft_run(
+    nft_prog: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> anyhow::Result<std::process::Output> {
     let mut child = Command::new(nft_prog)
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

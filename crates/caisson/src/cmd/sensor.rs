@@ -296,7 +296,10 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
     let policy = match &a.netpol {
         Some(p) => {
             let text = fs_err::read_to_string(p)?;
-            Some(caisson_netpol::Policy::parse(&text, &p.display().to_string())?)
+            Some(caisson_netpol::Policy::parse(
+                &text,
+                &p.display().to_string(),
+            )?)
         }
         None => None,
     };
@@ -378,7 +381,7 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         np.finish().context("writing the flows file")?;
         if let Some(f) = &np.flows {
             eprintln!(
-                "caisson sensor: {} flows written to {} ({} dropped: the table was full)",
+                "caisson sensor: {} flows written to {} ({} observations of new flows dropped: table full)",
                 f.table.len(),
                 f.path.display(),
                 f.table.dropped
