@@ -184,6 +184,9 @@ fn quote(s: &str) -> String {
         .collect()
 }
 
+/// (source, destination, protocol, IPv6) of one accept rule.
+type RuleKey<'a> = (&'a Peer, &'a Peer, &'a str, bool);
+
 /// The ruleset for these flows. Flows between two workloads need their
 /// addresses; those without (never seen with an address) are left out.
 pub fn generate(flows: &[Flow]) -> String {
@@ -271,7 +274,7 @@ pub fn generate(flows: &[Flow]) -> String {
     );
     let _ = writeln!(t, "\t\tct state established,related accept");
     // One rule per (source, destination, protocol, family) with its ports.
-    let mut grouped: BTreeMap<(&Peer, &Peer, &str, bool), (BTreeSet<u16>, u64)> = BTreeMap::new();
+    let mut grouped: BTreeMap<RuleKey<'_>, (BTreeSet<u16>, u64)> = BTreeMap::new();
     for f in flows {
         for v6 in [false, true] {
             let e = grouped

@@ -135,12 +135,12 @@ pub fn owner_name(pod: &str, labels: &BTreeMap<String, String>) -> String {
             return owner.to_string();
         }
     }
-    if labels.contains_key("statefulset.kubernetes.io/pod-name")
-        || labels.contains_key("apps.kubernetes.io/pod-index")
+    if (labels.contains_key("statefulset.kubernetes.io/pod-name")
+        || labels.contains_key("apps.kubernetes.io/pod-index"))
+        && !last.is_empty()
+        && last.chars().all(|c| c.is_ascii_digit())
     {
-        if !last.is_empty() && last.chars().all(|c| c.is_ascii_digit()) {
-            return head.to_string();
-        }
+        return head.to_string();
     }
     let generated = |s: &str| s.len() == 5 && s.chars().all(is_hash_char);
     if generated(last) {
