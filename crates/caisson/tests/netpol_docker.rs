@@ -9,6 +9,7 @@
 //! web → db is dropped and the sensor reports it as a `network-violation`.
 //! The table is removed at the end even when the test fails.
 #![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used)]
 
 mod sensor_support;
 
