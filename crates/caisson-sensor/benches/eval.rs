@@ -86,6 +86,8 @@ fn events() -> Vec<Event> {
             dst_port: 80,
             bytes_orig: None,
             bytes_reply: None,
+            reply_src: None,
+            reply_src_port: None,
         }),
     ]
 }

@@ -105,6 +105,11 @@ pub struct ExecEvent {
 pub enum ConnPhase {
     New,
     Destroy,
+    /// A packet the applied `caisson netpol` ruleset dropped (its NFLOG
+    /// group): conntrack never reports these connections.
+    Dropped,
+    /// A packet the audited ruleset would have dropped (accepted, logged).
+    Audited,
 }
 
 /// A connection tracked by conntrack, original direction.
@@ -120,6 +125,20 @@ pub struct ConnEvent {
     pub dst_port: u16,
     pub bytes_orig: Option<u64>,
     pub bytes_reply: Option<u64>,
+    /// Source of conntrack's reply tuple: the real destination after DNAT
+    /// (`None`: not known, as for logged packets).
+    pub reply_src: Option<IpAddr>,
+    pub reply_src_port: Option<u16>,
+}
+
+impl ConnEvent {
+    /// The destination address and port after DNAT.
+    pub fn real_dst(&self) -> (IpAddr, u16) {
+        match (self.reply_src, self.reply_src_port) {
+            (Some(a), Some(p)) => (a, p),
+            _ => (self.dst, self.dst_port),
+        }
+    }
 }
 
 /// What a file event is about.

@@ -18,6 +18,7 @@ pub mod directory;
 pub mod error;
 pub mod event;
 pub mod metrics;
+pub mod netpol;
 pub mod pipeline;
 pub mod procfs;
 pub mod resources;

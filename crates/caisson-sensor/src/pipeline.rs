@@ -56,6 +56,9 @@ pub struct SensorConfig {
     /// Only this container (id prefix or name): `caisson sensor learn`.
     pub only: Option<String>,
     pub metrics: Option<Arc<Metrics>>,
+    /// Read packets the applied `caisson netpol` ruleset logs to this NFLOG
+    /// group (`source/nflog.rs`).
+    pub nflog_group: Option<u16>,
 }
 
 impl Default for SensorConfig {
@@ -78,6 +81,7 @@ impl Default for SensorConfig {
             managed: None,
             only: None,
             metrics: None,
+            nflog_group: None,
         }
     }
 }
@@ -142,6 +146,8 @@ pub struct Engine<D> {
     pub events: u64,
     pub alerts: u64,
     metrics: Option<Arc<Metrics>>,
+    /// Flows and network violations (`netpol.rs`), when asked for.
+    pub netpol: Option<crate::netpol::Netpol>,
 }
 
 const EVAL_SAMPLES: usize = 4096;
@@ -168,12 +174,20 @@ impl<D: ContainerDirectory> Engine<D> {
             events: 0,
             alerts: 0,
             metrics: config.metrics.clone(),
+            netpol: None,
         }
     }
 
     /// Decides one event; alerts go to `sink`.
     pub fn handle(&mut self, ev: &Event, now: Instant, sink: &mut dyn AlertSink) {
         self.events += 1;
+        if let (Event::Conn(c), Some(_)) = (ev, &self.netpol) {
+            let src = self.directory.by_ips(&[c.src], now).cloned();
+            let dst = self.directory.by_ips(&[c.real_dst().0], now).cloned();
+            if let Some(np) = &mut self.netpol {
+                np.observe(c, src.as_ref(), dst.as_ref(), &self.host, now, sink);
+            }
+        }
         let (container_id, info) = match ev {
             Event::Conn(c) => match self.directory.by_ips(&[c.src, c.dst], now) {
                 Some(info) => (Some(info.id.clone()), Some(info.clone())),
@@ -295,6 +309,11 @@ impl Pipeline {
             let q = Queue::for_source(tx.clone(), "conntrack");
             counters.push(q.counters.clone());
             threads.push(crate::source::conntrack::spawn(q, stop.clone())?);
+        }
+        if let Some(group) = config.nflog_group {
+            let q = Queue::for_source(tx.clone(), "nflog");
+            counters.push(q.counters.clone());
+            threads.push(crate::source::nflog::spawn(q, stop.clone(), group)?);
         }
         let shared = Arc::new(Shared::default());
         // Managed: the server may put any image in protect at any time, so

@@ -339,6 +339,8 @@ fn conn_field(c: &ConnEvent, f: Field) -> Val<'_> {
         Field::ConnPhase => Val::Str(match c.phase {
             crate::event::ConnPhase::New => "new",
             crate::event::ConnPhase::Destroy => "destroy",
+            crate::event::ConnPhase::Dropped => "dropped",
+            crate::event::ConnPhase::Audited => "audited",
         }),
         Field::ConnSrcIp => Val::Ip(c.src),
         Field::ConnDstIp => Val::Ip(c.dst),
@@ -489,6 +491,8 @@ mod tests {
             dst_port: 80,
             bytes_orig: None,
             bytes_reply: None,
+            reply_src: None,
+            reply_src_port: None,
         });
         assert!(eval(
             "conn.dst_ip = \"169.254.169.254\" and conn.dst_port in (80, 443)",

@@ -86,6 +86,8 @@ fn each_builtin_rule_fires_on_its_trigger_and_only_in_containers() {
         dst_port: 80,
         bytes_orig: None,
         bytes_reply: None,
+        reply_src: None,
+        reply_src_port: None,
     });
     let cases: Vec<(Event, &[&str])> = vec![
         (tty_shell, &["terminal-shell"]),

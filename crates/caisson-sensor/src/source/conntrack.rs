@@ -73,6 +73,8 @@ fn run(sock: &Socket, queue: &Queue, stop: &AtomicBool) {
                 dst_port: ct.dst_port,
                 bytes_orig: ct.bytes_orig,
                 bytes_reply: ct.bytes_reply,
+                reply_src: ct.reply_src,
+                reply_src_port: ct.reply_src_port,
             }));
         });
         c.undecoded.fetch_add(undecoded as u64, Ordering::Relaxed);

@@ -13,6 +13,8 @@ pub mod exec;
 #[cfg(target_os = "linux")]
 pub mod fanotify;
 #[cfg(target_os = "linux")]
+pub mod nflog;
+#[cfg(target_os = "linux")]
 pub mod watch;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -137,6 +139,8 @@ mod tests {
             dst_port: 2,
             bytes_orig: None,
             bytes_reply: None,
+            reply_src: None,
+            reply_src_port: None,
         })
     }
 

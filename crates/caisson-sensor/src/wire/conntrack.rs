@@ -1,5 +1,6 @@
 //! Conntrack events (`NFNLGRP_CONNTRACK_NEW` / `_DESTROY`): the original
-//! direction's addresses, ports and protocol, decoded by
+//! direction's addresses, ports and protocol, the reply direction's source
+//! (the real destination after DNAT), decoded by
 //! `netlink-packet-netfilter`, plus the byte and packet counters
 //! (`CTA_COUNTERS_ORIG` / `_REPLY`, present when `nf_conntrack_acct` is on),
 //! which that crate leaves as raw attributes.
@@ -46,6 +47,10 @@ pub struct CtEvent {
     /// Bytes sent by the originator / by the responder (accounting only).
     pub bytes_orig: Option<u64>,
     pub bytes_reply: Option<u64>,
+    /// Source of the reply tuple: who really answers (after DNAT: a
+    /// published port's container, a Service's pod).
+    pub reply_src: Option<IpAddr>,
+    pub reply_src_port: Option<u16>,
 }
 
 /// Decodes the conntrack events in a datagram; messages that are not
@@ -77,8 +82,31 @@ fn decode_one(whole: &[u8]) -> Option<CtEvent> {
     let mut dport = 0;
     let mut bytes_orig = None;
     let mut bytes_reply = None;
+    let mut reply_src = None;
+    let mut reply_src_port = None;
     for a in &attrs {
         match a {
+            ConntrackAttribute::CtaTupleReply(tuples) => {
+                for t in tuples {
+                    match t {
+                        Tuple::Ip(ips) => {
+                            for ip in ips {
+                                if let IPTuple::SourceAddress(a) = ip {
+                                    reply_src = Some(*a);
+                                }
+                            }
+                        }
+                        Tuple::Proto(ps) => {
+                            for p in ps {
+                                if let ProtoTuple::SourcePort(x) = p {
+                                    reply_src_port = Some(*x);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
             ConntrackAttribute::CtaTupleOrig(tuples) => {
                 for t in tuples {
                     match t {
@@ -132,6 +160,8 @@ fn decode_one(whole: &[u8]) -> Option<CtEvent> {
         dst_port: dport,
         bytes_orig,
         bytes_reply,
+        reply_src,
+        reply_src_port,
     })
 }
 
@@ -190,7 +220,8 @@ mod tests {
     }
 
     /// A conntrack NEW event as the kernel sends it for a TCP connection
-    /// 172.17.0.2:40000 → 169.254.169.254:80 with accounting on.
+    /// 172.17.0.2:40000 → 169.254.169.254:80, DNATed to 10.9.0.5:8080,
+    /// with accounting on.
     pub(crate) fn new_event() -> Vec<u8> {
         const NESTED: u16 = 0x8000;
         let ip = [
@@ -205,8 +236,22 @@ mod tests {
         ]
         .concat();
         let tuple = [nla(1 | NESTED, &ip), nla(2 | NESTED, &proto)].concat();
+        // The reply tuple after DNAT: 10.9.0.5:8080 answers 172.17.0.2:40000.
+        let reply_ip = [nla(1, &[10, 9, 0, 5]), nla(2, &[172, 17, 0, 2])].concat();
+        let reply_proto = [
+            nla(1, &[6]),
+            nla(2, &8080u16.to_be_bytes()),
+            nla(3, &40000u16.to_be_bytes()),
+        ]
+        .concat();
+        let reply = [nla(1 | NESTED, &reply_ip), nla(2 | NESTED, &reply_proto)].concat();
         let counters = [nla(1, &3u64.to_be_bytes()), nla(2, &180u64.to_be_bytes())].concat();
-        let attrs = [nla(1 | NESTED, &tuple), nla(9 | NESTED, &counters)].concat();
+        let attrs = [
+            nla(1 | NESTED, &tuple),
+            nla(2 | NESTED, &reply),
+            nla(9 | NESTED, &counters),
+        ]
+        .concat();
         let mut body = vec![2u8, 0, 0, 0]; // nfgenmsg: AF_INET, v0, res_id 0
         body.extend(attrs);
         let mut m = Vec::new();
@@ -233,6 +278,8 @@ mod tests {
                 dst_port: 80,
                 bytes_orig: Some(180),
                 bytes_reply: None,
+                reply_src: Some("10.9.0.5".parse().unwrap()),
+                reply_src_port: Some(8080),
             }]
         );
     }

@@ -1,10 +1,12 @@
 //! Pure decoders for the netlink messages the sources read: the process
-//! connector's `cn_msg`/`proc_event` datagrams and conntrack events. No I/O,
+//! connector's `cn_msg`/`proc_event` datagrams, conntrack events and NFLOG
+//! packets. No I/O,
 //! no panics on any input (the lints below), bounded work per datagram; the
 //! fuzz targets in `fuzz/` drive both.
 #![deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 pub mod conntrack;
+pub mod nflog;
 pub mod proc_connector;
 
 /// Size of `struct nlmsghdr`.

@@ -15,6 +15,7 @@ mod host;
 mod host_agent;
 mod host_bench;
 mod key;
+mod netpol;
 mod policy;
 mod profile;
 mod registry;
@@ -78,6 +79,8 @@ pub enum Command {
     Host(host::HostArgs),
     /// Runtime sensor: alerts on suspicious process and network activity in running containers.
     Sensor(sensor::SensorArgs),
+    /// Network segmentation learned from the sensor's flows: learn NetworkPolicies or an nftables ruleset, check, apply, remove.
+    Netpol(netpol::NetpolArgs),
     /// Executable allowlist profiles stored on a Caisson server: list, show, mode, allow, export.
     Profile(profile::ProfileArgs),
     /// Version ordering per ecosystem (dpkg, apk, rpm, PEP 440, SemVer, Maven…).
@@ -155,5 +158,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deploy(args) => deploy::run(args),
         Command::Completion(args) => completion::completion(args),
         Command::Man(args) => completion::man(args),
+        Command::Netpol(args) => netpol::run(args),
     }
 }

@@ -82,6 +82,15 @@ struct RunArgs {
     /// Serve Prometheus metrics on this address (GET /metrics), e.g. 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
+    /// Record flows (who talks to whom, for `caisson netpol learn`) to this file as JSON lines, rewritten every 5 s and at exit.
+    #[arg(long, value_name = "FILE")]
+    flows: Option<PathBuf>,
+    /// Most distinct flows kept; new flows beyond are dropped and counted.
+    #[arg(long, value_name = "N", default_value_t = caisson_sensor::netpol::DEFAULT_FLOW_CAPACITY)]
+    flows_max: usize,
+    /// Raise network-violation alerts for connections this policy denies (NetworkPolicy YAML, or a `caisson netpol` nftables ruleset: then also for the packets it logs).
+    #[arg(long, value_name = "FILE")]
+    netpol: Option<PathBuf>,
     #[command(flatten)]
     server: ServerArgs,
 }
@@ -284,12 +293,25 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("serving metrics on {addr}"))?;
         eprintln!("caisson sensor: metrics on http://{bound}/metrics");
     }
+    let policy = match &a.netpol {
+        Some(p) => {
+            let text = fs_err::read_to_string(p)?;
+            Some(caisson_netpol::Policy::parse(
+                &text,
+                &p.display().to_string(),
+            )?)
+        }
+        None => None,
+    };
+    let nflog_group = matches!(policy, Some(caisson_netpol::Policy::Nft(_)))
+        .then_some(caisson_netpol::nft::LOG_GROUP);
     let config = SensorConfig {
         duration: a.duration.map(Duration::from_secs),
         mode,
         profiles,
         metrics,
         managed: sync.as_ref().map(|s| s.managed()),
+        nflog_group,
         ..SensorConfig::default()
     };
     let mut engine = Engine::new(
@@ -298,6 +320,16 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
         &config,
         caisson_sensor::pipeline::host_name(),
     );
+    if a.flows.is_some() || policy.is_some() {
+        let flows = a.flows.clone().map(|path| {
+            caisson_sensor::netpol::FlowFile::new(path, a.flows_max, Duration::from_secs(5))
+        });
+        engine.netpol = Some(caisson_sensor::netpol::Netpol::new(
+            flows,
+            policy,
+            config.rate_window,
+        ));
+    }
     let watcher = DockerDirectory::connect(a.docker_host.as_deref())?;
     let pipeline = Pipeline::start_with(config, Some(Box::new(watcher)))
         .context("starting the sensor (it needs root on Linux)")?;
@@ -345,6 +377,20 @@ fn run_sensor(a: RunArgs) -> anyhow::Result<ExitCode> {
             (pipeline.run(&mut engine, &mut *sink), None)
         }
     };
+    if let Some(np) = &mut engine.netpol {
+        np.finish().context("writing the flows file")?;
+        if let Some(f) = &np.flows {
+            eprintln!(
+                "caisson sensor: {} flows written to {} ({} observations of new flows dropped: table full)",
+                f.table.len(),
+                f.path.display(),
+                f.table.dropped
+            );
+        }
+        if a.netpol.is_some() {
+            eprintln!("caisson sensor: {} network violations", np.violations);
+        }
+    }
     let not_forwarded = forwarder.map(|f| {
         let dropped = f.dropped.load(Ordering::Relaxed);
         f.finish(Duration::from_secs(5));
