@@ -123,14 +123,20 @@ fn warn(code: &str, message: String) -> Warning {
     }
 }
 
-pub fn scan_layer(
+/// Walks one layer once for several interests; `out[i]` is what
+/// `interests[i]` keeps. A root-filesystem source (nothing to decompress) is
+/// walked once per interest.
+pub fn scan_layer_many(
     index: usize,
     layer: &LayerSource,
-    interest: &dyn Interest,
+    interests: &[&dyn Interest],
     limits: &Limits,
-) -> Result<LayerScan, ImageError> {
+) -> Result<Vec<LayerScan>, ImageError> {
     match layer {
-        LayerSource::Dir { path } => crate::dirsrc::scan_dir(path, interest, limits),
+        LayerSource::Dir { path } => interests
+            .iter()
+            .map(|i| crate::dirsrc::scan_dir(path, *i, limits))
+            .collect(),
         LayerSource::Blob {
             path,
             offset,
@@ -141,22 +147,25 @@ pub fn scan_layer(
                 .map_err(|e| ImageError::io(path, "cannot open layer", e))?;
             f.seek(SeekFrom::Start(*offset))
                 .map_err(|e| ImageError::io(path, "cannot seek to layer", e))?;
-            scan_stream(index, diff_id, f.take(*size), interest, limits).map_err(|e| match e {
-                ImageError::Io { source, what, .. } => ImageError::io(path, what, source),
-                other => other,
-            })
+            scan_stream_many(index, diff_id, f.take(*size), interests, limits).map_err(
+                |e| match e {
+                    ImageError::Io { source, what, .. } => ImageError::io(path, what, source),
+                    other => other,
+                },
+            )
         }
     }
 }
 
-/// Walks one layer given as a stream of (possibly compressed) tar bytes.
-pub fn scan_stream<R: Read>(
+/// Walks one layer given as a stream of (possibly compressed) tar bytes,
+/// once for several interests; `out[i]` is what `interests[i]` keeps.
+pub fn scan_stream_many<R: Read>(
     index: usize,
     diff_id: &str,
     reader: R,
-    interest: &dyn Interest,
+    interests: &[&dyn Interest],
     limits: &Limits,
-) -> Result<LayerScan, ImageError> {
+) -> Result<Vec<LayerScan>, ImageError> {
     let compressed = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counted = Counting {
         inner: reader,
@@ -181,19 +190,22 @@ pub fn scan_stream<R: Read>(
         compressed,
         limits: limits.clone(),
     };
-    let mut scan = LayerScan {
-        index,
-        diff_id: diff_id.to_string(),
-        ..LayerScan::default()
-    };
+    let mut scans: Vec<LayerScan> = interests
+        .iter()
+        .map(|_| LayerScan {
+            index,
+            diff_id: diff_id.to_string(),
+            ..LayerScan::default()
+        })
+        .collect();
     walk_tar(
         BufReader::with_capacity(256 << 10, bounded),
-        &mut scan,
-        interest,
+        &mut scans,
+        interests,
         limits,
     )
     .map_err(|e| layer_error(index, diff_id, compression, e, limits))?;
-    Ok(scan)
+    Ok(scans)
 }
 
 fn layer_error(
@@ -246,33 +258,53 @@ pub(crate) fn capture(r: &mut dyn Read, size: u64, cap: u64) -> io::Result<Optio
     Ok(Some(Arc::from(buf)))
 }
 
+/// Records a change or warning every interest sees (the tar structure:
+/// whiteouts, links, skipped paths), as a walk for each alone would.
+fn push_all(scans: &mut [LayerScan], c: Change) {
+    if let Some((last, rest)) = scans.split_last_mut() {
+        for s in rest {
+            s.changes.push(c.clone());
+        }
+        last.changes.push(c);
+    }
+}
+
+fn warn_all(scans: &mut [LayerScan], code: &str, message: String) {
+    for s in scans {
+        s.warnings.push(warn(code, message.clone()));
+    }
+}
+
 fn walk_tar<R: Read>(
     reader: R,
-    scan: &mut LayerScan,
-    interest: &dyn Interest,
+    scans: &mut [LayerScan],
+    interests: &[&dyn Interest],
     limits: &Limits,
 ) -> io::Result<()> {
     let mut archive = tar::Archive::new(reader);
-    let mut captured: u64 = 0;
+    let mut captured = crate::share::Captured(vec![0; scans.len()]);
+    let mut entries: u64 = 0;
     for entry in archive.entries()? {
         let mut entry = entry?;
-        scan.entries += 1;
-        if scan.entries > limits.max_entries_per_layer {
+        entries += 1;
+        for s in scans.iter_mut() {
+            s.entries = entries;
+        }
+        if entries > limits.max_entries_per_layer {
             return Err(io::Error::other(format!(
                 "more than {} entries in one layer",
                 limits.max_entries_per_layer
             )));
         }
+        let index = scans.first().map_or(0, |s| s.index);
         let raw = entry.path_bytes();
         let raw = String::from_utf8_lossy(&raw).into_owned();
         let Some(path) = normalize(&raw) else {
-            scan.warnings.push(warn(
+            warn_all(
+                scans,
                 "tar-path-escapes-root",
-                format!(
-                    "layer {}: skipped entry {raw:?}: its path climbs above the root",
-                    scan.index
-                ),
-            ));
+                format!("layer {index}: skipped entry {raw:?}: its path climbs above the root"),
+            );
             continue;
         };
         let (dir, base) = match path.rsplit_once('/') {
@@ -281,14 +313,14 @@ fn walk_tar<R: Read>(
         };
         if let Some(hidden) = base.strip_prefix(".wh.") {
             if hidden == ".wh..opq" {
-                scan.changes.push(Change::Opaque(dir.to_string()));
+                push_all(scans, Change::Opaque(dir.to_string()));
             } else if !hidden.is_empty() {
                 let p = if dir == "/" {
                     format!("/{hidden}")
                 } else {
                     format!("{dir}/{hidden}")
                 };
-                scan.changes.push(Change::Whiteout(p));
+                push_all(scans, Change::Whiteout(p));
             }
             continue;
         }
@@ -299,7 +331,7 @@ fn walk_tar<R: Read>(
                     .link_name_bytes()
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
-                scan.changes.push(Change::Symlink { path, target });
+                push_all(scans, Change::Symlink { path, target });
             }
             tar::EntryType::Link => {
                 let target = entry
@@ -307,70 +339,36 @@ fn walk_tar<R: Read>(
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default();
                 match normalize(&target) {
-                    Some(t) => scan.changes.push(Change::Hardlink { path, target: t }),
-                    None => scan.warnings.push(warn(
+                    Some(t) => push_all(scans, Change::Hardlink { path, target: t }),
+                    None => warn_all(
+                        scans,
                         "tar-path-escapes-root",
-                        format!("layer {}: skipped hard link {path} → {target:?}: target climbs above the root", scan.index),
-                    )),
+                        format!("layer {index}: skipped hard link {path} → {target:?}: target climbs above the root"),
+                    ),
                 }
             }
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 let size = entry.size();
-                let Some(cap) = interest.wants(&path) else {
-                    let mode = entry.header().mode().unwrap_or(0);
-                    if let Some(ex) = interest.extractor(&path, mode, size) {
-                        match ex.extract_in_layer(scan.index, &path, &mut entry, size) {
-                            Ok(Some(d)) => scan.changes.push(Change::File {
-                                path,
-                                data: Arc::from(d),
-                                by: Some(ex.name()),
-                            }),
-                            Ok(None) => {}
-                            // The layer stream itself failing must stop the walk;
-                            // a file the extractor cannot make sense of is a warning.
-                            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                                scan.warnings.push(warn(
-                                    "extractor-failed",
-                                    format!(
-                                        "layer {}: {} could not read {path}: {e}",
-                                        scan.index,
-                                        ex.name()
-                                    ),
-                                ));
-                            }
-                            Err(e) => return Err(e),
-                        }
-                    }
+                let mode = entry.header().mode().unwrap_or(0);
+                let actions = crate::share::actions(interests, &path, mode, size);
+                if actions.iter().all(Option::is_none) {
                     continue;
-                };
-                let data = capture(&mut entry, size, cap)?;
-                match data {
-                    Some(d) => {
-                        captured += d.len() as u64;
-                        if captured > limits.max_captured_bytes {
-                            return Err(io::Error::other(format!(
-                                "captured files exceed {} bytes",
-                                limits.max_captured_bytes
-                            )));
-                        }
-                        scan.changes.push(Change::File {
-                            path,
-                            data: d,
-                            by: None,
-                        });
-                    }
-                    None => {
-                        scan.warnings.push(warn(
-                            "file-too-large",
-                            format!("layer {}: skipped {path}: {size} bytes is over the {cap}-byte limit for this file", scan.index),
-                        ));
-                        scan.changes.push(Change::Replaced(path));
-                    }
                 }
+                crate::share::dispatch(
+                    &mut entry,
+                    &path,
+                    size,
+                    &actions,
+                    scans,
+                    &mut captured,
+                    limits,
+                )?;
             }
             _ => {
-                if interest.wants(&path).is_some() {
-                    scan.changes.push(Change::Replaced(path));
+                for (s, i) in scans.iter_mut().zip(interests) {
+                    if i.wants(&path).is_some() {
+                        s.changes.push(Change::Replaced(path.clone()));
+                    }
                 }
             }
         }

@@ -21,6 +21,7 @@ mod layer;
 mod layout;
 mod limits;
 mod path;
+mod share;
 mod source;
 mod vfs;
 
@@ -28,6 +29,7 @@ pub use error::ImageError;
 pub use layer::{Compression, LayerScan};
 pub use limits::Limits;
 pub use path::normalize;
+pub use share::MAX_SHARED_FILE_BYTES;
 pub use source::{LayerSource, OpenedImage, Source};
 pub use vfs::{Squashed, Vfs, VfsError, VfsFile};
 
@@ -75,6 +77,16 @@ pub trait Extractor: Sync {
     ) -> std::io::Result<Option<Vec<u8>>> {
         self.extract(path, reader, size)
     }
+
+    /// The most bytes of `path` (declared `size`) this extractor reads:
+    /// `Some(0)` when it reads none (it only marks the file, or the file is
+    /// over its own limit), `None` (the default) when it may read all of it.
+    /// A walk serving several interests ([`scan_many`]) buffers a file shared
+    /// by several readers only up to the largest such limit; an extractor must
+    /// not read more than it declares.
+    fn read_limit(&self, _path: &str, _size: u64) -> Option<u64> {
+        None
+    }
 }
 
 impl<F: Fn(&str) -> Option<u64> + Sync> Interest for F {
@@ -89,16 +101,21 @@ pub fn scan_bytes(
     interest: &dyn Interest,
     limits: &Limits,
 ) -> Result<Squashed, ImageError> {
-    let mut scans = Vec::with_capacity(layers.len());
-    let mut warnings = Vec::new();
+    let mut out = scan_bytes_many(layers, &[interest], limits)?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// [`scan_bytes`] for several interests in one pass ([`scan_many`]).
+pub fn scan_bytes_many(
+    layers: &[&[u8]],
+    interests: &[&dyn Interest],
+    limits: &Limits,
+) -> Result<Vec<Squashed>, ImageError> {
+    let mut per_layer = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {
-        let mut s = layer::scan_stream(i, "", *l, interest, limits)?;
-        warnings.append(&mut s.warnings);
-        scans.push(s);
+        per_layer.push(layer::scan_stream_many(i, "", *l, interests, limits)?);
     }
-    let mut squashed = vfs::squash(scans, limits)?;
-    squashed.warnings.splice(0..0, warnings);
-    Ok(squashed)
+    squash_each(per_layer, interests.len(), limits)
 }
 
 /// Walks every layer of `image` and squashes the captured files.
@@ -107,22 +124,59 @@ pub fn scan(
     interest: &dyn Interest,
     limits: &Limits,
 ) -> Result<Squashed, ImageError> {
+    let mut out = scan_many(image, &[interest], limits)?;
+    Ok(out.pop().unwrap_or_default())
+}
+
+/// Walks every layer of `image` once (layers in parallel) for several
+/// interests and squashes each one's files into its own view: `out[i]` is
+/// what [`scan`] with `interests[i]` alone returns, but each layer is
+/// decompressed and each file's bytes read from it once, shared by the
+/// interests that want them (see [`Extractor::read_limit`]).
+pub fn scan_many(
+    image: &OpenedImage,
+    interests: &[&dyn Interest],
+    limits: &Limits,
+) -> Result<Vec<Squashed>, ImageError> {
     use rayon::prelude::*;
-    let scans: Vec<Result<LayerScan, ImageError>> = image
+    let scans: Vec<Result<Vec<LayerScan>, ImageError>> = image
         .layers
         .par_iter()
         .enumerate()
-        .map(|(i, l)| layer::scan_layer(i, l, interest, limits))
+        .map(|(i, l)| layer::scan_layer_many(i, l, interests, limits))
         .collect();
-    let mut ok = Vec::with_capacity(scans.len());
+    let mut per_layer = Vec::with_capacity(scans.len());
     for s in scans {
-        ok.push(s?);
+        per_layer.push(s?);
     }
-    let mut warnings: Vec<Warning> = Vec::new();
-    for s in &mut ok {
-        warnings.append(&mut s.warnings);
+    squash_each(per_layer, interests.len(), limits)
+}
+
+/// `per_layer[l][i]`: layer `l` as interest `i` saw it; squashes each
+/// interest's layers into its view, layer warnings first.
+fn squash_each(
+    per_layer: Vec<Vec<LayerScan>>,
+    interests: usize,
+    limits: &Limits,
+) -> Result<Vec<Squashed>, ImageError> {
+    let mut by_interest: Vec<Vec<LayerScan>> = (0..interests)
+        .map(|_| Vec::with_capacity(per_layer.len()))
+        .collect();
+    for layer in per_layer {
+        for (dst, s) in by_interest.iter_mut().zip(layer) {
+            dst.push(s);
+        }
     }
-    let mut squashed = vfs::squash(ok, limits)?;
-    squashed.warnings.splice(0..0, warnings);
-    Ok(squashed)
+    by_interest
+        .into_iter()
+        .map(|mut scans| {
+            let mut warnings: Vec<Warning> = Vec::new();
+            for s in &mut scans {
+                warnings.append(&mut s.warnings);
+            }
+            let mut squashed = vfs::squash(scans, limits)?;
+            squashed.warnings.splice(0..0, warnings);
+            Ok(squashed)
+        })
+        .collect()
 }

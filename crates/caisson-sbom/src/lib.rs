@@ -2,12 +2,14 @@
 //!
 //! 1. parse the source (`oci:`, `oci-archive:`, `docker-archive:`, `dir:`, `registry:`),
 //! 2. open it (a registry image is pulled into the blob cache first),
-//! 3. walk every layer once, keeping only what the catalogers need,
+//! 3. walk every layer once, keeping only what the catalogers need (and, for
+//!    `caisson scan`, what the secret and misconfiguration walk subscribed to
+//!    the same pass keeps: [`from_image_with`]),
 //! 4. run the catalogers over the squashed view.
 
 use std::path::PathBuf;
 
-use caisson_image::{ImageError, Limits, OpenedImage, Source};
+use caisson_image::{ImageError, Interest, Limits, OpenedImage, Source, Squashed};
 use caisson_model::{Sbom, SourceInfo};
 use caisson_oci::{Platform, Reference};
 use caisson_registry_client::{Client, ClientOptions, RegistryError};
@@ -90,14 +92,28 @@ pub fn default_catalogers() -> caisson_catalog::Catalogers {
 
 /// Scans an opened image and catalogs it.
 pub fn from_image(image: &OpenedImage, opts: &Options) -> Result<Sbom, SbomError> {
+    Ok(from_image_with(image, opts, &[])?.0)
+}
+
+/// [`from_image`] with more interests subscribed to the same pass over the
+/// layers (`caisson scan`'s secret and misconfiguration walk): each layer is
+/// decompressed once and each file read once for all of them
+/// ([`caisson_image::scan_many`]). Returns the SBOM and the views of `also`,
+/// in order.
+pub fn from_image_with(
+    image: &OpenedImage,
+    opts: &Options,
+    also: &[&dyn Interest],
+) -> Result<(Sbom, Vec<Squashed>), SbomError> {
     let catalogers = default_catalogers();
-    let squashed = caisson_image::scan(image, &catalogers, &opts.limits)?;
+    let mut interests: Vec<&dyn Interest> = Vec::with_capacity(1 + also.len());
+    interests.push(&catalogers);
+    interests.extend_from_slice(also);
+    let mut views = caisson_image::scan_many(image, &interests, &opts.limits)?.into_iter();
+    let squashed = views.next().unwrap_or_default();
     tracing::info!(entries = squashed.entries, "walked layers");
-    Ok(caisson_catalog::catalog(
-        &catalogers,
-        &squashed,
-        image.info.clone(),
-    ))
+    let sbom = caisson_catalog::catalog(&catalogers, &squashed, image.info.clone());
+    Ok((sbom, views.collect()))
 }
 
 /// Builds the SBOM of a local source.

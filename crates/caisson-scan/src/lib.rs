@@ -6,10 +6,12 @@
 //! 3. matching (`caisson-match`) with severities computed by `caisson-cvss`,
 //! 4. filters, ignore file and VEX;
 //!
-//! and, for image sources, with the `secret` and `misconfig` scanners: one
-//! more streaming pass over every layer ([`walk`]) for secrets (with the layer
-//! that holds each) and the file facts of the misconfig checks, plus the
-//! image config's `Env`, `Labels` and history. The image is opened once.
+//! and, for image sources, with the `secret` and `misconfig` scanners: the
+//! secret scanner (with the layer that holds each secret) and the file facts
+//! of the misconfig checks ([`walk`]) subscribed to the SBOM's pass over the
+//! layers ([`scan_image`]: each layer decompressed once, layers in parallel),
+//! plus the image config's `Env`, `Labels` and history. The image is opened
+//! once.
 
 pub mod walk;
 
@@ -180,14 +182,6 @@ pub fn scan(source: &str, opts: &Options) -> Result<Output, ScanError> {
         (load_sbom(source, &opts.sbom)?, None, None)
     } else {
         let image = caisson_sbom::open(source, &opts.sbom)?;
-        let mut sbom = if sc.vuln {
-            caisson_sbom::from_image(&image, &opts.sbom)?
-        } else {
-            Sbom {
-                source: image.info.clone(),
-                ..Sbom::default()
-            }
-        };
         let builtin;
         let rules = match (&opts.secret_rules, sc.secret) {
             (_, false) => None,
@@ -197,17 +191,9 @@ pub fn scan(source: &str, opts: &Options) -> Result<Output, ScanError> {
                 Some(&builtin)
             }
         };
+        let (sbom, walked) = scan_image(&image, sc, rules, &opts.sbom)?;
         let (mut secrets, mut misconfigs) = (None, None);
-        if sc.secret || sc.misconfig {
-            let w = walk::walk_image(&image, rules, sc.misconfig, &opts.sbom.limits).map_err(
-                |source| ScanError::Walk {
-                    source_ref: image.info.reference.clone(),
-                    source,
-                },
-            )?;
-            if !sc.vuln {
-                sbom.warnings.extend(w.warnings);
-            }
+        if let Some(w) = walked {
             if let Some(r) = rules {
                 let mut s = walk::config_secrets(&image, r);
                 s.extend(w.secrets);
@@ -243,6 +229,45 @@ pub fn scan(source: &str, opts: &Options) -> Result<Output, ScanError> {
         secrets,
         misconfigs,
     })
+}
+
+/// The one pass over an opened image's layers that `scan` makes: the SBOM
+/// when `scanners.vuln` (else only the source info), and the secret
+/// (`rules`) and misconfig walk when `scanners.secret` or
+/// `scanners.misconfig`, subscribed to the SBOM's layer walk so each layer
+/// is decompressed once. Without `vuln` the walk's warnings go to the SBOM's.
+pub fn scan_image(
+    image: &caisson_image::OpenedImage,
+    scanners: Scanners,
+    rules: Option<&caisson_secrets::RuleSet>,
+    opts: &caisson_sbom::Options,
+) -> Result<(Sbom, Option<walk::WalkOutput>), ScanError> {
+    let walk = (scanners.secret || scanners.misconfig)
+        .then(|| walk::Walk::new(image, rules, scanners.misconfig));
+    if scanners.vuln {
+        let also: Vec<&dyn caisson_image::Interest> = walk
+            .iter()
+            .map(|w| w as &dyn caisson_image::Interest)
+            .collect();
+        let (sbom, mut views) = caisson_sbom::from_image_with(image, opts, &also)?;
+        let walked = walk.map(|w| w.finish(views.pop().unwrap_or_default()));
+        return Ok((sbom, walked));
+    }
+    let mut sbom = Sbom {
+        source: image.info.clone(),
+        ..Sbom::default()
+    };
+    let Some(walk) = walk else {
+        return Ok((sbom, None));
+    };
+    let squashed =
+        caisson_image::scan(image, &walk, &opts.limits).map_err(|source| ScanError::Walk {
+            source_ref: image.info.reference.clone(),
+            source,
+        })?;
+    let walked = walk.finish(squashed);
+    sbom.warnings.extend(walked.warnings.iter().cloned());
+    Ok((sbom, Some(walked)))
 }
 
 /// The advisory database `opts` names (`db_dir`, else `CAISSON_DB`, else the

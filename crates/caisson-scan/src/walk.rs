@@ -1,6 +1,11 @@
 //! The secret and misconfiguration walk: one streaming pass over every layer
 //! (not the squashed view) through `caisson-image`'s extractor hook.
 //!
+//! [`Walk`] is an [`Interest`]: `caisson scan` subscribes it to the SBOM's
+//! layer walk ([`caisson_sbom::from_image_with`]), so the catalogers, the
+//! secret scanner and the misconfig facts share one decompression of each
+//! layer and one read of each file; [`walk_image`] runs it alone.
+//!
 //! Each regular file of each layer is handed to [`caisson_secrets::RuleSet::scan_reader`]
 //! while the layer streams past (at most `max_file_size` bytes of one file in
 //! memory per worker); findings carry the layer that holds the file, so a
@@ -10,9 +15,9 @@
 //! final image.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use caisson_image::{Extractor, ImageError, Interest, Limits, OpenedImage};
+use caisson_image::{Extractor, ImageError, Interest, Limits, OpenedImage, Squashed};
 use caisson_misconfig::{FileFact, ImageInput, MisconfigFinding};
 use caisson_model::{LayerRef, Warning};
 use caisson_secrets::{RuleSet, SecretFinding};
@@ -31,7 +36,7 @@ struct Shared<'a> {
 }
 
 struct Ex<'a> {
-    shared: &'a Shared<'a>,
+    shared: Arc<Shared<'a>>,
     /// Leave this marker in the view (misconfig facts), or nothing.
     mark: Option<&'static [u8]>,
 }
@@ -85,9 +90,21 @@ impl Extractor for Ex<'_> {
         }
         Ok(self.mark.map(<[u8]>::to_vec))
     }
+
+    /// The secret scanner reads a file up to its size limit; the misconfig
+    /// markers read nothing.
+    fn read_limit(&self, path: &str, size: u64) -> Option<u64> {
+        match self.shared.rules {
+            Some(r) if r.skip_before_read(path, size).is_none() => Some(r.max_file_size),
+            _ => Some(0),
+        }
+    }
 }
 
-struct Walk<'a> {
+/// The secret scanner and the misconfig file selection as one [`Interest`]:
+/// give it to a layer walk, then [`Walk::finish`] the view it produced.
+pub struct Walk<'a> {
+    shared: Arc<Shared<'a>>,
     secrets: bool,
     misconfig: bool,
     plain: Ex<'a>,
@@ -121,91 +138,107 @@ pub struct WalkOutput {
 }
 
 /// Walks every layer of `image` once for secrets (`rules`) and the
-/// misconfig file facts (`misconfig`).
+/// misconfig file facts (`misconfig`), on its own.
 pub fn walk_image(
     image: &OpenedImage,
     rules: Option<&RuleSet>,
     misconfig: bool,
     limits: &Limits,
 ) -> Result<WalkOutput, ImageError> {
-    let shared = Shared {
-        rules,
-        layers: image
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(index, l)| LayerRef {
-                index,
-                diff_id: l.diff_id().to_string(),
-            })
-            .collect(),
-        found: Mutex::new(Vec::new()),
-        truncated: AtomicBool::new(false),
-    };
-    let walk = Walk {
-        secrets: rules.is_some(),
-        misconfig,
-        plain: Ex {
-            shared: &shared,
-            mark: None,
-        },
-        setuid: Ex {
-            shared: &shared,
-            mark: Some(SETUID_MARK),
-        },
-        file: Ex {
-            shared: &shared,
-            mark: Some(FILE_MARK),
-        },
-    };
+    let walk = Walk::new(image, rules, misconfig);
     let squashed = caisson_image::scan(image, &walk, limits)?;
-    let mut files = Vec::new();
-    if let Some(view) = squashed.final_view() {
-        for p in view.files() {
-            if let Ok(Some(f)) = view.read(p) {
-                let mode = match &*f.data {
-                    SETUID_MARK => 0o4755,
-                    _ => 0o644,
-                };
-                files.push(FileFact {
-                    path: p.to_string(),
-                    mode,
-                });
-            }
+    Ok(walk.finish(squashed))
+}
+
+impl<'a> Walk<'a> {
+    /// Secrets with `rules` (none when `None`), misconfig facts when `misconfig`.
+    pub fn new(image: &OpenedImage, rules: Option<&'a RuleSet>, misconfig: bool) -> Walk<'a> {
+        let shared = Arc::new(Shared {
+            rules,
+            layers: image
+                .layers
+                .iter()
+                .enumerate()
+                .map(|(index, l)| LayerRef {
+                    index,
+                    diff_id: l.diff_id().to_string(),
+                })
+                .collect(),
+            found: Mutex::new(Vec::new()),
+            truncated: AtomicBool::new(false),
+        });
+        Walk {
+            secrets: rules.is_some(),
+            misconfig,
+            plain: Ex {
+                shared: shared.clone(),
+                mark: None,
+            },
+            setuid: Ex {
+                shared: shared.clone(),
+                mark: Some(SETUID_MARK),
+            },
+            file: Ex {
+                shared: shared.clone(),
+                mark: Some(FILE_MARK),
+            },
+            shared,
         }
     }
-    let mut warnings = squashed.warnings;
-    if shared.truncated.load(Ordering::Relaxed) {
-        warnings.push(Warning {
-            code: "secret-findings-truncated".into(),
-            message: format!(
-                "more than {MAX_SECRET_FINDINGS} secret findings; the rest are not reported"
-            ),
+
+    /// What the walk found, from the view the layer walk built for it.
+    pub fn finish(self, squashed: Squashed) -> WalkOutput {
+        let shared = &self.shared;
+        let mut files = Vec::new();
+        if let Some(view) = squashed.final_view() {
+            for p in view.files() {
+                if let Ok(Some(f)) = view.read(p) {
+                    let mode = match &*f.data {
+                        SETUID_MARK => 0o4755,
+                        _ => 0o644,
+                    };
+                    files.push(FileFact {
+                        path: p.to_string(),
+                        mode,
+                    });
+                }
+            }
+        }
+        let mut warnings = squashed.warnings;
+        if shared.truncated.load(Ordering::Relaxed) {
+            warnings.push(Warning {
+                code: "secret-findings-truncated".into(),
+                message: format!(
+                    "more than {MAX_SECRET_FINDINGS} secret findings; the rest are not reported"
+                ),
+            });
+        }
+        let mut secrets = std::mem::take(
+            &mut *shared
+                .found
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        secrets.sort_by(|a, b| {
+            (
+                a.layer.as_ref().map(|l| l.index),
+                &a.path,
+                a.start_line,
+                &a.rule_id,
+            )
+                .cmp(&(
+                    b.layer.as_ref().map(|l| l.index),
+                    &b.path,
+                    b.start_line,
+                    &b.rule_id,
+                ))
         });
+        WalkOutput {
+            secrets,
+            files,
+            warnings,
+        }
     }
-    let mut secrets = shared
-        .found
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    secrets.sort_by(|a, b| {
-        (
-            a.layer.as_ref().map(|l| l.index),
-            &a.path,
-            a.start_line,
-            &a.rule_id,
-        )
-            .cmp(&(
-                b.layer.as_ref().map(|l| l.index),
-                &b.path,
-                b.start_line,
-                &b.rule_id,
-            ))
-    });
-    Ok(WalkOutput {
-        secrets,
-        files,
-        warnings,
-    })
 }
 
 fn config_parts(image: &OpenedImage) -> (Option<&serde_json::Value>, &[serde_json::Value]) {

@@ -42,6 +42,9 @@ pub fn shannon_entropy(data: &[u8]) -> f64 {
         .sum()
 }
 
+/// How much of a file [`is_binary`] looks at.
+const BINARY_HEAD: usize = 8192;
+
 /// Binary content: a NUL byte in the first 8 KiB, or a known binary magic.
 pub fn is_binary(head: &[u8]) -> bool {
     const MAGICS: &[&[u8]] = &[
@@ -63,7 +66,7 @@ pub fn is_binary(head: &[u8]) -> bool {
     if MAGICS.iter().any(|m| head.starts_with(m)) {
         return true;
     }
-    head.iter().take(8192).any(|&b| b == 0)
+    head.get(..BINARY_HEAD).unwrap_or(head).contains(&0)
 }
 
 /// Whether the line holding `at` is a comment.
@@ -150,7 +153,16 @@ impl RuleSet {
         }
         let cap = self.max_file_size;
         let mut buf = Vec::with_capacity(usize::try_from(size.min(cap)).unwrap_or(0));
-        reader.take(cap.saturating_add(1)).read_to_end(&mut buf)?;
+        // The binary check needs only the head: a binary's rest is never read
+        // into memory (most bytes of an image are binaries).
+        let mut limited = reader.take(cap.saturating_add(1));
+        (&mut limited)
+            .take(BINARY_HEAD as u64)
+            .read_to_end(&mut buf)?;
+        if is_binary(&buf) {
+            return Ok(Vec::new());
+        }
+        limited.read_to_end(&mut buf)?;
         if buf.len() as u64 > cap {
             return Ok(Vec::new());
         }
