@@ -5,6 +5,8 @@
 //! capturing interest the same view as its own walk.
 #![no_main]
 
+use std::io::Read;
+
 use caisson_image::{scan_bytes, scan_bytes_many, Extractor, Interest, Limits};
 use libfuzzer_sys::fuzz_target;
 
@@ -26,7 +28,7 @@ impl Extractor for Head {
         _: u64,
     ) -> std::io::Result<Option<Vec<u8>>> {
         let mut all = Vec::new();
-        r.take(self.0.unwrap_or(1 << 20)).read_to_end(&mut all)?;
+        Read::take(r, self.0.unwrap_or(1 << 20)).read_to_end(&mut all)?;
         Ok(Some(vec![all.first().copied().unwrap_or(0), all.len() as u8]))
     }
     fn read_limit(&self, _: &str, size: u64) -> Option<u64> {
