@@ -63,7 +63,10 @@ fn file_rules_fire_on_real_triggers_and_not_on_a_baseline() {
         &mut sensor,
         "sensitive-file-read",
         &c,
-        &mut sh(&c, "cat /etc/shadow"),
+        // cat stays alive reading stdin after the open: the file event's
+        // process name is read from /proc when the event is handled, and a
+        // process that has already exited has none (docs/runtime.md).
+        &mut sh(&c, "sleep 1 | cat /etc/shadow - >/dev/null"),
     );
     assert_eq!(a.evidence["path"], "/etc/shadow");
     assert_eq!(a.process.as_ref().unwrap().cmdline, "cat");
